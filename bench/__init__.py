@@ -1,0 +1,1 @@
+"""procession benchmarks (``make bench``): ratios against floors measured in the same run."""
