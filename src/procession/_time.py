@@ -87,8 +87,8 @@ def _parse_date(text: str) -> float:
         return float(text)
     m = _DAY_ONLY.match(text)
     if m:
-        y, mo, d = (int(x) for x in m.groups())
-        return time.mktime((y, mo, d, 0, 0, 0, 0, 0, -1))
+        year, month, day = (int(x) for x in m.groups())
+        return time.mktime((year, month, day, 0, 0, 0, 0, 0, -1))
     m = _DATE.match(text)
     if not m:
         raise ValueError(
