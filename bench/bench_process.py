@@ -106,9 +106,7 @@ def bench_output(runs: int, quick: bool) -> None:
                 _throughput("procession discarded", median_time(discarded, runs), n),
                 _throughput(
                     "subprocess.run(capture_output=True)",
-                    median_time(
-                        lambda cmd=cmd: subprocess.run(cmd, shell=True, capture_output=True), runs
-                    ),
+                    median_time(lambda cmd=cmd: _capture_run(cmd), runs),
                     n,
                 ),
             ]
@@ -117,6 +115,10 @@ def bench_output(runs: int, quick: bool) -> None:
                 if execo_row is not None:
                     rows.append(execo_row)
             print_table(f"(b) {mib} MiB of {what} on stdout", "floor: cat > /dev/null", rows)
+
+
+def _capture_run(cmd: str) -> None:
+    subprocess.run(cmd, shell=True, capture_output=True, check=True)
 
 
 def _execo_output(cmd: str, n: int) -> tuple[str, float, str] | None:

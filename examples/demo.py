@@ -29,7 +29,7 @@ def main() -> int:
     t0 = time.monotonic()
     server = Process([sys.executable, "-c", SERVER], name="http server", ignore_exit_code=True)
     with server.start():
-        index, match = server.expect(r"^ready on port (\d+)$", timeout=30)
+        _, match = server.expect(r"^ready on port (\d+)$", timeout=30)
         if match is None:
             print(f"server did not start: {server.failure_reason()}\n{server.stderr}")
             return 1
@@ -52,8 +52,10 @@ def main() -> int:
             f"{format_duration(duration, showms=True):<10} {p.stdout.strip()[:40]}"
         )
     ok = all(c.ok for c in clients) and server.killed
-    print(f"\n{sum(c.ok for c in clients)}/{len(clients)} clients ok, server killed: "
-          f"{server.killed}, total {format_duration(time.monotonic() - t0, showms=True)}")
+    print(
+        f"\n{sum(c.ok for c in clients)}/{len(clients)} clients ok, server killed: "
+        f"{server.killed}, total {format_duration(time.monotonic() - t0, showms=True)}"
+    )
     return 0 if ok else 1
 
 

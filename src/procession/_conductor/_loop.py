@@ -1,6 +1,7 @@
 """The conductor: one thread, one event loop, every child and every pipe.
 
-The conductor thread runs an asyncio event loop (epoll on Linux) that
+The conductor thread runs a small event loop (epoll on Linux, kqueue on
+macOS, see ``_eventloop``) that
 multiplexes the output pipes of all children and learns of their exit
 without a thread per child: a pidfd per child on Linux (>= 5.3), a SIGCHLD
 self-pipe elsewhere (or a 50 ms poll when the conductor was started from a
@@ -29,6 +30,7 @@ from typing import Any, Final, Protocol, TypeVar
 from .._config import configuration
 from .._log import get_logger
 from ._completion import on_conductor_thread, set_conductor_thread
+from ._eventloop import EventLoop, TimerHandle
 from ._spawn import Spawned, grow_pipe
 
 __all__ = ["ChildObserver", "Conductor", "get_conductor"]
@@ -96,7 +98,7 @@ class Child:
         self.status: int | None = None
         self.open_streams: dict[int, int] = {}  # fd -> stream
         self.read_size: dict[int, int] = {}
-        self.grace: asyncio.TimerHandle | None = None
+        self.grace: TimerHandle | None = None
         self.stdin_queue: collections.deque[memoryview] = collections.deque()
         self.writing = False
         self.close_after_drain = False
@@ -158,13 +160,12 @@ class Conductor:
         if watcher not in ("pidfd", "sigchld"):
             raise ValueError(f"unknown exit watcher {watcher!r} (pidfd or sigchld)")
         self.exit_watcher = watcher
-        self.loop = asyncio.new_event_loop()
-        self.loop.set_exception_handler(self._on_loop_exception)
+        self.loop = EventLoop()
         self.children: dict[int, Child] = {}
         self._thread = threading.Thread(target=self._run, name="procession-conductor", daemon=True)
         self._stopped = False
         self._sig_pipe: tuple[int, int] | None = None
-        self._poll_handle: asyncio.TimerHandle | None = None
+        self._poll_handle: TimerHandle | None = None
 
     # ------------------------------------------------------------------ life
     def start(self) -> Conductor:
@@ -180,7 +181,6 @@ class Conductor:
 
     def _run(self) -> None:
         set_conductor_thread(threading.get_ident())
-        asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_forever()
         finally:
@@ -216,14 +216,6 @@ class Conductor:
             if child.alive:
                 log.debug("exit: SIGTERM to process group %d", child.pid)
                 self.send_signal(child, signal.SIGTERM, group=True)
-
-    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, ctx: dict[str, Any]) -> None:
-        exc = ctx.get("exception")
-        log.error(
-            "internal error in the conductor: %s",
-            ctx.get("message"),
-            exc_info=(type(exc), exc, exc.__traceback__) if exc else None,
-        )
 
     # ------------------------------------------------------- cross-thread API
     def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -278,9 +270,7 @@ class Conductor:
             self.loop.call_soon_threadsafe(fn, *args)
 
     # --------------------------------------------- conductor-thread-only API
-    def call_later(
-        self, delay: float, fn: Callable[..., object], *args: Any
-    ) -> asyncio.TimerHandle:
+    def call_later(self, delay: float, fn: Callable[..., object], *args: Any) -> TimerHandle:
         """Schedule ``fn(*args)`` in ``delay`` seconds (conductor thread only)."""
         return self.loop.call_later(max(delay, 0.0), fn, *args)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import subprocess
 import termios
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,29 @@ class Spawned:
     stderr: int
     pty_master: int | None = None
     fds: list[int] = field(default_factory=list)
+
+
+_which_cache: dict[tuple[str, str], str] = {}
+
+
+def _resolve(argv0: str, env: Mapping[str, str] | None) -> str | None:
+    """Absolute path of a command name, cached per PATH.
+
+    subprocess searches PATH on every start (11 path joins and as many exec
+    attempts here); a thousand starts of one command need one search.
+    Entries are dropped when the file disappears (see ``spawn``).
+    """
+    if "/" in argv0:
+        return None
+    path = (env if env is not None else os.environ).get("PATH", os.defpath)
+    key = (argv0, path)
+    found = _which_cache.get(key)
+    if found is None:
+        found = shutil.which(argv0, path=path)
+        if found is None:
+            return None
+        _which_cache[key] = found
+    return found
 
 
 def _acquire_ctty() -> None:  # pragma: no cover - runs in the child
@@ -135,8 +159,10 @@ def spawn(spec: SpawnSpec) -> Spawned:
                 parent.append(in_w)
                 child.append(in_r)
                 stdin_child, stdin_parent = in_r, in_w
+        executable = _resolve(spec.argv[0], spec.env)
         proc = subprocess.Popen(
             list(spec.argv),
+            executable=executable,
             stdin=stdin_child,
             stdout=stdout_child,
             stderr=err_w,
@@ -148,6 +174,7 @@ def spawn(spec: SpawnSpec) -> Spawned:
         )
     except OSError as exc:
         _close_all(parent + child)
+        _which_cache.clear()  # a cached path may have gone: search again next time
         raise SpawnError(_reason(exc, spec)) from exc
     _close_all(child)
     # We reap the child ourselves (pidfd or SIGCHLD); tell Popen so that its
