@@ -3,14 +3,16 @@
 #   make test   lint, then every test
 #   make bench  benchmarks, printed as ratios against floors measured in the same run
 #   make lint   ruff, mypy --strict, import-linter layer contracts
+#   make docs   the documentation site, built into site/ with mkdocs --strict
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,bench
+DOCS_STAMP := $(VENV)/.installed-docs
+EXTRAS ?= test,bench,serial
 
-.PHONY: all install system demo test lint bench clean
+.PHONY: all install system demo test lint bench docs clean
 
 all: test
 
@@ -40,6 +42,14 @@ test: install lint
 
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The docs extra has its own stamp, so that `make test` does not pull it in.
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[docs]'
+	@touch $@
+
+docs: install $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

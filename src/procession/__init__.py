@@ -26,6 +26,7 @@ from ._process import (
     ProcessLifecycleHandler,
     ProcessOutputHandler,
 )
+from ._remote import Host, PortForwarder, SshProcess, get_process
 from ._time import Timer, format_date, format_duration, get_seconds, get_unixts, sleep
 
 __version__ = "0.1.0"
@@ -53,6 +54,8 @@ __all__ = [
     "ConductorBlockingCall",
     "ConfigurationError",
     "ExpectOutputHandler",
+    "Host",
+    "PortForwarder",
     "Process",
     "ProcessBase",
     "ProcessLifecycleHandler",
@@ -60,11 +63,13 @@ __all__ = [
     "ProcessTimeout",
     "ProcessesFailed",
     "ProcessionError",
+    "SshProcess",
     "Timer",
     "configuration",
     "default_connection_params",
     "format_date",
     "format_duration",
+    "get_process",
     "get_seconds",
     "get_unixts",
     "logger",

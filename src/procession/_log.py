@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Final
 
 from ._config import configuration
 
-__all__ = ["default_handler", "get_logger", "logger", "remove_default_handler"]
+__all__ = ["default_handler", "get_logger", "logger", "remove_default_handler", "style"]
 
 logger: Final = logging.getLogger("procession")
 """The ``procession`` logger, parent of every procession logger."""
@@ -93,3 +94,41 @@ def remove_default_handler() -> None:
 def get_logger(suffix: str) -> logging.Logger:
     """The ``procession.<suffix>`` logger (explicit names, never ``__name__``)."""
     return logging.getLogger(f"procession.{suffix}")
+
+
+_STYLES: Final = {
+    "log_header": "\x1b[33m",
+    "object_repr": "\x1b[34m",
+    "emph": "\x1b[36m",
+    "report_warn": "\x1b[35m",
+    "report_error": "\x1b[31;1m",
+    "command": "\x1b[34;1m",
+    "host": "\x1b[35;1m",
+    "user1": "\x1b[32;1m",
+    "user2": "\x1b[33;1m",
+    "user3": "\x1b[36;1m",
+}
+
+
+class _Style:
+    """Execo's ``style``: ``style.emph("text")`` and friends for log messages.
+
+    Returns the text coloured when the log goes to a terminal (see
+    ``configuration['color_mode']``), unchanged otherwise.
+    """
+
+    def __getattr__(self, name: str) -> Callable[[object], str]:
+        code = _STYLES.get(name)
+        if code is None:
+            raise AttributeError(f"no style {name!r}; known: {sorted(_STYLES)}")
+
+        def apply(text: object) -> str:
+            if _Formatter(sys.stderr)._use_color():
+                return f"{code}{text}{_RESET}"
+            return str(text)
+
+        return apply
+
+
+style: Final = _Style()
+"""Execo's ``execo.log.style`` (``from procession.log import style``)."""

@@ -162,6 +162,7 @@ class Conductor:
         self.exit_watcher = watcher
         self.loop = EventLoop()
         self.children: dict[int, Child] = {}
+        self._streams: set[Child] = set()
         self._thread = threading.Thread(target=self._run, name="procession-conductor", daemon=True)
         self._stopped = False
         self._sig_pipe: tuple[int, int] | None = None
@@ -279,6 +280,8 @@ class Conductor:
         child = Child(spawned, observer)
         self.children[child.pid] = child
         for fd, stream in ((spawned.stdout, STDOUT), (spawned.stderr, STDERR)):
+            if fd is None:
+                continue
             child.open_streams[fd] = stream
             child.read_size[fd] = _SMALL_READ
             self.loop.add_reader(fd, self._on_readable, child, fd)
@@ -290,12 +293,35 @@ class Conductor:
             self._ensure_poll()
         return child
 
+    def add_stream(self, fd: int, observer: ChildObserver) -> Child:
+        """Watch a bidirectional descriptor that is not a child (a serial
+        device): its input is STDOUT, writes go to the same descriptor, and
+        ``on_exited(0)`` follows its end of file or :meth:`close_stream`.
+        The conductor owns ``fd`` from now on (conductor thread only).
+        """
+        os.set_blocking(fd, False)
+        spawned = Spawned(pid=-1, stdin=fd, stdout=fd, stderr=None, pty_master=fd, fds=[fd])
+        child = Child(spawned, observer)
+        self._streams.add(child)
+        child.open_streams[fd] = STDOUT
+        child.read_size[fd] = _SMALL_READ
+        self.loop.add_reader(fd, self._on_readable, child, fd)
+        return child
+
+    def close_stream(self, child: Child) -> None:
+        """End a stream added by :meth:`add_stream` (conductor thread only)."""
+        for fd in list(child.open_streams):
+            self._close_stream(child, fd)
+        self._maybe_finish(child)
+
     def send_signal(self, child: Child, sig: int, group: bool) -> bool:
         """Signal a child, or its whole process group (conductor thread only).
 
         Returns:
             False when the child was already reaped (nothing was sent).
         """
+        if child.pid <= 0:  # a stream, not a process: never kill(-1, ...)
+            return False
         if not child.alive:
             return False
         try:
@@ -435,12 +461,17 @@ class Conductor:
         self._maybe_finish(child)
 
     def _maybe_finish(self, child: Child) -> None:
+        if child.pid < 0 and child.status is None and not child.open_streams:
+            child.status = 0  # a stream (add_stream) ends with its input
         if child.status is None or child.open_streams:
             return
         if child.grace is not None:
             child.grace.cancel()
             child.grace = None
-        del self.children[child.pid]
+        if child.pid < 0:
+            self._streams.discard(child)
+        else:
+            del self.children[child.pid]
         if child.spawned.stdin is not None:
             self._drop_stdin(child)
         if child.spawned.pty_master is not None:

@@ -56,7 +56,7 @@ class Spawned:
     pid: int
     stdin: int | None
     stdout: int
-    stderr: int
+    stderr: int | None
     pty_master: int | None = None
     fds: list[int] = field(default_factory=list)
 

@@ -38,6 +38,8 @@ from ._handlers import STDERR, STDOUT, ProcessLifecycleHandler, Stream, deliver_
 __all__ = ["Process", "ProcessBase", "name_from_cmdline"]
 
 log: Final = get_logger("process")
+io_log: Final = get_logger("io")
+"""Byte-level tracing of every chunk read (DEBUG); Execo's IODEBUG level."""
 
 
 # Characters that make shlex.split differ from str.split.
@@ -257,7 +259,7 @@ class ProcessBase:
             return f"error: {self.error_reason}"
         parts = []
         if self.timeouted:
-            parts.append(f"timed out after {format_duration(self.timeout)}")
+            parts.append(f"timed out after {format_duration(self.timeout, showms=True)}")
         if self.exit_signal is not None:
             parts.append(f"killed by {_signal_name(self.exit_signal)}")
         elif self.exit_code is not None:
@@ -352,6 +354,8 @@ class ProcessBase:
     # -------------------------------------- conductor-thread state transitions
     def _emit_output(self, stream: Stream, data: bytes, eof: bool, error: bool = False) -> None:
         """Feed output to the collectors and handlers (conductor thread)."""
+        if io_log.isEnabledFor(10):
+            io_log.debug("%s %s%s: %r", self.name, stream.name.lower(), " eof" if eof else "", data)
         if data and (
             self.default_stdout_handler if stream == STDOUT else self.default_stderr_handler
         ):
@@ -785,11 +789,9 @@ class Process(ProcessBase):
             return
         self.killed = True
         log.debug("sent %s to %s", _signal_name(sig), self.name)
-        if sig in (signal.SIGTERM, signal.SIGINT) and auto_sigkill not in (False, None):
-            delay = (
-                configuration["kill_timeout"] if auto_sigkill is True else get_seconds(auto_sigkill)
-            )
-            self._timers.append(conductor.call_later(float(delay or 0), self._force_kill))
+        delay = _sigkill_delay(sig, auto_sigkill)
+        if delay is not None:
+            self._timers.append(conductor.call_later(delay, self._force_kill))
 
     def _force_kill(self) -> None:
         child = self._child
@@ -874,6 +876,15 @@ class _Observer:
 
     def on_write_error(self, exc: OSError) -> None:
         self.process._note_write_error(exc)
+
+
+def _sigkill_delay(sig: int, auto_sigkill: bool | Duration | None) -> float | None:
+    """Seconds before SIGKILL follows ``sig``, or None for no escalation."""
+    if sig not in (signal.SIGTERM, signal.SIGINT) or auto_sigkill in (False, None):
+        return None
+    if auto_sigkill is True:
+        return float(configuration["kill_timeout"])
+    return float(get_seconds(auto_sigkill) or 0)
 
 
 def _conductor_call(fn: Callable[..., Any], *args: Any) -> Any:

@@ -149,6 +149,10 @@ def sshd_config(
         "X11Forwarding no",
         "PrintMotd no",
         "PrintLastLog no",
+        # Debian's bash sources ~/.bashrc for commands run by sshd when
+        # SHLVL < 2; on these machines root's .bashrc runs `pyenv init`
+        # (~200 ms a command). Test hosts stand for clean remote hosts.
+        "SetEnv SHLVL=1",
         "LogLevel ERROR",
         # scp in OpenSSH >= 9 speaks sftp unless given -O.
         "Subsystem sftp internal-sftp",
