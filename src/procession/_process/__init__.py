@@ -14,12 +14,14 @@ from ._handlers import (
     ProcessOutputHandler,
     Stream,
 )
+from ._instruments import Instrument, add_instrument, emit, instruments, remove_instrument
 from ._process import Process, ProcessBase, compact_output, name_from_cmdline
 
 __all__ = [
     "STDERR",
     "STDOUT",
     "ExpectOutputHandler",
+    "Instrument",
     "LineSplitter",
     "Matcher",
     "Process",
@@ -27,7 +29,11 @@ __all__ = [
     "ProcessLifecycleHandler",
     "ProcessOutputHandler",
     "Stream",
+    "add_instrument",
     "compact_output",
     "compile_regexes",
+    "emit",
+    "instruments",
     "name_from_cmdline",
+    "remove_instrument",
 ]

@@ -34,6 +34,7 @@ from .._log import get_logger
 from .._time import Duration, format_duration, format_unixts, get_seconds
 from ._expect import ExpectOutputHandler, Regexes
 from ._handlers import STDERR, STDOUT, ProcessLifecycleHandler, Stream, deliver_output
+from ._instruments import emit
 
 __all__ = ["Process", "ProcessBase", "name_from_cmdline"]
 
@@ -144,7 +145,8 @@ class ProcessBase:
         if default_stream not in (STDOUT, STDERR):
             raise ValueError(f"default_stream must be STDOUT or STDERR, not {default_stream!r}")
         self.cmd = cmd
-        self.host: Any = None
+        # Subclasses may set the host before calling this (so "created" events carry it).
+        self.host: Any = getattr(self, "host", None)
         self.timeout = get_seconds(timeout)
         self.ignore_exit_code = ignore_exit_code
         self.nolog_exit_code = nolog_exit_code
@@ -166,6 +168,7 @@ class ProcessBase:
         self.name = name if name is not None else name_from_cmdline(cmd)
         self._thread_local: threading.local | None = None
         self._init_state()
+        emit("created", self)
 
     # ------------------------------------------------------------------ state
     def _init_state(self) -> None:
@@ -397,6 +400,7 @@ class ProcessBase:
                 if isinstance(handler, ExpectOutputHandler):
                     handler.attach((self, int(stream)), "", False)
         log.debug("start: %s", self)
+        emit("started", self)
 
     def _set_ended(
         self,
@@ -418,6 +422,7 @@ class ProcessBase:
         self.exit_signal = exit_signal
         self.end_date = time.time()
         self.ended = True
+        emit("ended", self)
         self._log_end()
         self._call_lifecycle("end")
         self._ended_completion.resolve(None)
@@ -754,6 +759,7 @@ class Process(ProcessBase):
         if not self.ended:
             self.timeouted = True
             log.debug("timeout after %ss: %s", self.timeout, self.name)
+            emit("timeouted", self)
             self._kill_on_conductor(signal.SIGTERM, True)
 
     # ---------------------------------------------------------------- killing
@@ -789,6 +795,7 @@ class Process(ProcessBase):
             return
         self.killed = True
         log.debug("sent %s to %s", _signal_name(sig), self.name)
+        emit("killed", self)
         delay = _sigkill_delay(sig, auto_sigkill)
         if delay is not None:
             self._timers.append(conductor.call_later(delay, self._force_kill))
@@ -849,6 +856,7 @@ class Process(ProcessBase):
         def do_reset() -> None:
             self._call_lifecycle("reset")
             self._init_state()
+            emit("reset", self)
 
         _conductor_call(do_reset)
         return self

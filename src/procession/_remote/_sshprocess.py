@@ -28,6 +28,7 @@ from .._conductor import get_conductor
 from .._errors import ProcessesFailed
 from .._log import get_logger
 from .._process import STDERR, STDOUT, Process, Stream, name_from_cmdline
+from .._process._instruments import emit
 from .._process._process import _sigkill_delay
 from .._time import Duration, get_seconds
 from ._framing import RemoteFraming, wrap_command
@@ -88,8 +89,8 @@ class SshProcess(Process):
                 raise ValueError(f"{local_only}=True has no meaning for a remote process")
         self._params = make_connection_params(connection_params)
         kwargs.setdefault("name", name_from_cmdline(cmd))
-        super().__init__(cmd, **kwargs)
         self.host = Host(host)
+        super().__init__(cmd, **kwargs)
         self.connection_params = dict(connection_params) if connection_params else None
         self.remote_cmd = cmd
         self.tty = bool(self._params.get("pty") if pty is None else pty)
@@ -175,6 +176,7 @@ class SshProcess(Process):
             return
         self.killed = True
         self._sent_signal = sig
+        emit("killed", self)
         self._signal_remote_group(sig)
         conductor = get_conductor()
         self._timers.append(conductor.call_later(REMOTE_KILL_GRACE, self._signal_local, sig))
