@@ -6,6 +6,26 @@ script by changing ``from execo import *`` to ``from procession import *``.
 
 from __future__ import annotations
 
+from ._actions import (
+    RSYNC,
+    Action,
+    ActionFactory,
+    ActionLifecycleHandler,
+    Get,
+    Local,
+    ParallelActions,
+    Put,
+    Remote,
+    SequentialActions,
+    default_action_factory,
+    filter_bad_hosts,
+    get_fileget,
+    get_fileput,
+    get_remote,
+    quote,
+    wait_all_actions,
+    wait_any_actions,
+)
 from ._config import CHAINPUT, SCP, SSH, TAKTUK, configuration, default_connection_params
 from ._config import load_config_file as _load_config_file
 from ._errors import (
@@ -15,6 +35,7 @@ from ._errors import (
     ProcessesFailed,
     ProcessionError,
     ProcessTimeout,
+    SubstitutionError,
 )
 from ._log import logger
 from ._process import (
@@ -45,16 +66,23 @@ def _fixup_module_metadata() -> None:
 
 __all__ = [
     "CHAINPUT",
+    "RSYNC",
     "SCP",
     "SSH",
     "STDERR",
     "STDOUT",
     "TAKTUK",
+    "Action",
+    "ActionFactory",
+    "ActionLifecycleHandler",
     "ActionsFailed",
     "ConductorBlockingCall",
     "ConfigurationError",
     "ExpectOutputHandler",
+    "Get",
     "Host",
+    "Local",
+    "ParallelActions",
     "PortForwarder",
     "Process",
     "ProcessBase",
@@ -63,17 +91,29 @@ __all__ = [
     "ProcessTimeout",
     "ProcessesFailed",
     "ProcessionError",
+    "Put",
+    "Remote",
+    "SequentialActions",
     "SshProcess",
+    "SubstitutionError",
     "Timer",
     "configuration",
+    "default_action_factory",
     "default_connection_params",
+    "filter_bad_hosts",
     "format_date",
     "format_duration",
+    "get_fileget",
+    "get_fileput",
     "get_process",
+    "get_remote",
     "get_seconds",
     "get_unixts",
     "logger",
+    "quote",
     "sleep",
+    "wait_all_actions",
+    "wait_any_actions",
 ]
 
 _fixup_module_metadata()

@@ -4,7 +4,14 @@ processes. Imports the processes layer, the conductor and the leaves.
 
 from __future__ import annotations
 
-from ._host import Host, HostLike, get_hosts_list, get_hosts_set, get_unique_hosts_list
+from ._host import (
+    Host,
+    HostLike,
+    expand_hosts,
+    get_hosts_list,
+    get_hosts_set,
+    get_unique_hosts_list,
+)
 from ._params import make_connection_params
 from ._ssh import scp_argv, ssh_argv, stop_masters
 from ._sshprocess import PortForwarder, SshProcess, get_process
@@ -13,6 +20,7 @@ __all__ = [
     "Host",
     "HostLike",
     "PortForwarder",
+    "expand_hosts",
     "SshProcess",
     "get_hosts_list",
     "get_hosts_set",

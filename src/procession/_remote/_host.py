@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["Host", "HostLike", "get_hosts_list", "get_hosts_set", "get_unique_hosts_list"]
+__all__ = [
+    "Host",
+    "HostLike",
+    "expand_hosts",
+    "get_hosts_list",
+    "get_hosts_set",
+    "get_unique_hosts_list",
+]
 
 
 class Host:
@@ -105,3 +112,37 @@ def get_unique_hosts_list(hosts: Iterable[HostLike]) -> list[Host]:
 def get_hosts_set(hosts: Iterable[HostLike]) -> set[Host]:
     """Hosts (or addresses) as a set of :class:`Host`."""
     return set(get_hosts_list(hosts))
+
+
+def _expand_one(spec: str) -> list[str]:
+    if "[" not in spec and "," not in spec:
+        return [spec.strip()]
+    # Imported on first use: keeps `import procession` fast.
+    from ClusterShell.NodeSet import NodeSet, NodeSetException  # noqa: PLC0415
+
+    try:
+        return list(NodeSet(spec))
+    except NodeSetException as exc:
+        raise ValueError(f"invalid node set {spec!r}: {exc}") from exc
+
+
+def expand_hosts(hosts: Iterable[HostLike] | str | Host) -> list[Host]:
+    """Hosts from a node set, an address, a Host, or a list of those.
+
+    Node sets use ClusterShell's syntax: ``"node-[1-100,205].site"``,
+    ``"127.0.2.[1-8]"``, ``"a,b,c"``; order is kept as written.
+
+    Raises:
+        ValueError: a malformed node set, named in the message.
+    """
+    if isinstance(hosts, Host):
+        return [hosts]
+    if isinstance(hosts, str):
+        return [Host(a) for a in _expand_one(hosts)]
+    out: list[Host] = []
+    for h in hosts:
+        if isinstance(h, Host):
+            out.append(h)
+        else:
+            out.extend(Host(a) for a in _expand_one(str(h)))
+    return out
