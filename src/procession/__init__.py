@@ -46,8 +46,9 @@ from ._process import (
     ProcessBase,
     ProcessLifecycleHandler,
     ProcessOutputHandler,
+    Serial,
 )
-from ._remote import Host, PortForwarder, SshProcess, get_process
+from ._remote import Host, PortForwarder, SerialSsh, SshProcess, expand_hosts, get_process
 from ._time import Timer, format_date, format_duration, get_seconds, get_unixts, sleep
 
 __version__ = "0.1.0"
@@ -94,12 +95,15 @@ __all__ = [
     "Put",
     "Remote",
     "SequentialActions",
+    "Serial",
+    "SerialSsh",
     "SshProcess",
     "SubstitutionError",
     "Timer",
     "configuration",
     "default_action_factory",
     "default_connection_params",
+    "expand_hosts",
     "filter_bad_hosts",
     "format_date",
     "format_duration",

@@ -391,11 +391,14 @@ class Conductor:
             child.writing = False
             self.loop.remove_writer(fd)
         if fd == child.spawned.pty_master:
-            # The pty master is also stdout: send EOF (^D) instead of closing.
-            try:
-                os.write(fd, b"\x04")
-            except OSError:
-                pass
+            # The pty master is also stdout: a child's pty gets EOF (^D)
+            # instead of a close; a stream (a serial device) gets nothing, or
+            # a device at its shell prompt would log out.
+            if child.pid > 0:
+                try:
+                    os.write(fd, b"\x04")
+                except OSError:
+                    pass
         else:
             os.close(fd)
         child.spawned.stdin = None

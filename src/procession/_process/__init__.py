@@ -16,6 +16,7 @@ from ._handlers import (
 )
 from ._instruments import Instrument, add_instrument, emit, instruments, remove_instrument
 from ._process import Process, ProcessBase, compact_output, name_from_cmdline
+from ._serial import Serial
 
 __all__ = [
     "STDERR",
@@ -28,6 +29,7 @@ __all__ = [
     "ProcessBase",
     "ProcessLifecycleHandler",
     "ProcessOutputHandler",
+    "Serial",
     "Stream",
     "add_instrument",
     "compact_output",

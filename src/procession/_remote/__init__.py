@@ -13,6 +13,7 @@ from ._host import (
     get_unique_hosts_list,
 )
 from ._params import make_connection_params
+from ._serialssh import SerialSsh
 from ._ssh import scp_argv, ssh_argv, stop_masters
 from ._sshprocess import PortForwarder, SshProcess, get_process
 
@@ -20,6 +21,7 @@ __all__ = [
     "Host",
     "HostLike",
     "PortForwarder",
+    "SerialSsh",
     "SshProcess",
     "expand_hosts",
     "get_hosts_list",
