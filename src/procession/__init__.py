@@ -16,6 +16,7 @@ from ._actions import (
     ParallelActions,
     Put,
     Remote,
+    RemoteSerial,
     SequentialActions,
     default_action_factory,
     filter_bad_hosts,
@@ -49,6 +50,16 @@ from ._process import (
     Serial,
 )
 from ._remote import Host, PortForwarder, SerialSsh, SshProcess, expand_hosts, get_process
+from ._report import (
+    EventLog,
+    GroupedOutput,
+    Progress,
+    Report,
+    enable_event_log_from_configuration,
+    group_outputs,
+    plot_timeline,
+    read_event_log,
+)
 from ._time import Timer, format_date, format_duration, get_seconds, get_unixts, sleep
 
 __version__ = "0.1.0"
@@ -79,8 +90,10 @@ __all__ = [
     "ActionsFailed",
     "ConductorBlockingCall",
     "ConfigurationError",
+    "EventLog",
     "ExpectOutputHandler",
     "Get",
+    "GroupedOutput",
     "Host",
     "Local",
     "ParallelActions",
@@ -92,8 +105,11 @@ __all__ = [
     "ProcessTimeout",
     "ProcessesFailed",
     "ProcessionError",
+    "Progress",
     "Put",
     "Remote",
+    "RemoteSerial",
+    "Report",
     "SequentialActions",
     "Serial",
     "SerialSsh",
@@ -103,6 +119,7 @@ __all__ = [
     "configuration",
     "default_action_factory",
     "default_connection_params",
+    "enable_event_log_from_configuration",
     "expand_hosts",
     "filter_bad_hosts",
     "format_date",
@@ -113,8 +130,11 @@ __all__ = [
     "get_remote",
     "get_seconds",
     "get_unixts",
+    "group_outputs",
     "logger",
+    "plot_timeline",
     "quote",
+    "read_event_log",
     "sleep",
     "wait_all_actions",
     "wait_any_actions",

@@ -1,19 +1,12 @@
-"""``python -m procession``: the command-line tool."""
+"""``python -m procession``: the command line (see :mod:`procession.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
+from procession.cli import main
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``procession`` command (the CLI issue fills it in)."""
-    args = sys.argv[1:] if argv is None else argv
-    if args in ([], ["-h"], ["--help"]):
-        print("usage: procession {run,put,get,...} -- the command line is not built yet")
-        return 0
-    print(f"procession: unknown command {args[0]!r}", file=sys.stderr)
-    return 2
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -72,6 +72,7 @@ configuration: dict[str, Any] = {
     "color_mode": None,
     "ssh_connection_reuse": True,
     "ssh_control_persist": 60,
+    "event_log": None,
 }
 """Global configuration, with Execo's keys.
 
@@ -94,6 +95,8 @@ configuration: dict[str, Any] = {
   (OpenSSH ControlMaster) so later commands skip the handshake.
 - ``ssh_control_persist`` (procession): seconds an idle shared connection
   stays open.
+- ``event_log`` (procession): a path; ``enable_event_log_from_configuration()``
+  then appends a JSON-lines event log of every process there (None: off).
 """
 
 
@@ -140,6 +143,7 @@ _NULLABLE_TYPES: Final[Mapping[str, tuple[type, ...]]] = {
     "keyfile": (str,),
     "port": (int,),
     "color_mode": (bool,),
+    "event_log": (str,),
 }
 
 

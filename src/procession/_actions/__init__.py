@@ -20,7 +20,7 @@ from ._factory import (
     get_remote,
     register_tool,
 )
-from ._remote import Local, Remote
+from ._remote import Local, Remote, RemoteSerial
 from ._substitute import quote
 from ._transfer import RSYNC, Get, Put, TransferProcess
 from ._workflow import ParallelActions, SequentialActions
@@ -35,6 +35,7 @@ __all__ = [
     "ParallelActions",
     "Put",
     "Remote",
+    "RemoteSerial",
     "SequentialActions",
     "TransferProcess",
     "default_action_factory",

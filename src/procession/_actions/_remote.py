@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._process import Process, name_from_cmdline
-from .._remote import Host, HostLike, SshProcess, expand_hosts
+from .._remote import Host, HostLike, SerialSsh, SshProcess, expand_hosts
 from ._action import Action
 from ._substitute import Context, caller_context, check_expressions, substitute
 
-__all__ = ["Local", "Remote", "substituted_process_args"]
+__all__ = ["Local", "Remote", "RemoteSerial", "substituted_process_args"]
 
 
 def substituted_process_args(
@@ -99,3 +99,51 @@ class Local(Action):
 
     def __repr__(self) -> str:
         return f"Local({self.cmd!r}, name={self.name!r})"
+
+
+class RemoteSerial(Action):
+    """Serial consoles of many hosts, one :class:`SerialSsh` per host.
+
+    ``expect``, ``write`` (and ``print(..., file=action)``) and ``kill`` act
+    on every console at once; each console keeps its own state.
+
+    Args:
+        hosts: hosts, addresses or a node set.
+        device: the serial device on each host (``{{{host}}}`` and
+            ``{{expr}}`` substitutions apply).
+        speed: the line speed in bauds.
+        connection_params: overrides of ``default_connection_params``.
+        process_args: keyword arguments of each :class:`SerialSsh`.
+        **kwargs: the options of :class:`Action`.
+    """
+
+    def __init__(
+        self,
+        hosts: Iterable[HostLike] | str | Host,
+        device: str,
+        speed: int = 115200,
+        connection_params: Mapping[str, Any] | None = None,
+        process_args: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.hosts = expand_hosts(hosts)
+        kwargs.setdefault("name", f"RemoteSerial {device}@{speed} on {len(self.hosts)} hosts")
+        super().__init__(**kwargs)
+        self.device = device
+        self.speed = speed
+        self.connection_params = dict(connection_params) if connection_params else None
+        context = caller_context()
+        check_expressions(device, context)
+        addresses = [h.address for h in self.hosts]
+        self._adopt(
+            [
+                SerialSsh(
+                    host,
+                    substitute(device, addresses, i, context),
+                    speed,
+                    self.connection_params,
+                    **substituted_process_args(process_args, addresses, i, context),
+                )
+                for i, host in enumerate(self.hosts)
+            ]
+        )

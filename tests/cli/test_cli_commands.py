@@ -1,0 +1,115 @@
+"""The procession command line, run as users run it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ClusterShell.NodeSet import NodeSet
+
+from procession.testbed import LoopbackTestbed
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "procession", *args],
+        capture_output=True, text=True, timeout=300, input=stdin,
+    )  # fmt: skip
+
+
+def conn(tb: LoopbackTestbed) -> list[str]:
+    return ["-F", str(tb.ssh_config), "-l", tb.user, "-p", str(tb.port), "-i", str(tb.keyfile)]
+
+
+def test_help_is_complete_with_examples() -> None:
+    r = cli("--help")
+    assert r.returncode == 0
+    for word in ("run", "put", "get", "report", "timeline", "sweep"):
+        assert word in r.stdout
+    r = cli("run", "--help")
+    assert r.returncode == 0 and "examples:" in r.stdout and "--hosts-file" in r.stdout
+
+
+def test_run_groups_identical_output_and_exit_status(testbed: LoopbackTestbed) -> None:
+    hosts = str(NodeSet.fromlist(testbed.hosts))
+    r = cli("run", "-H", hosts, *conn(testbed), "--", "echo same")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("same") == 1  # one block for all hosts
+    assert f"({len(testbed.hosts)})" in r.stdout
+
+
+def test_run_reports_a_failing_host_and_exits_1(testbed: LoopbackTestbed) -> None:
+    # Fails only on the second host (the sshd address is the 3rd field).
+    command = f"test $(echo $SSH_CONNECTION | cut -d' ' -f3) != {testbed.hosts[1]}"
+    r = cli("run", "-H", f"{testbed.hosts[0]},{testbed.hosts[1]}", *conn(testbed), "--", command)
+    assert r.returncode == 1
+    assert testbed.hosts[1] in r.stdout + r.stderr and "exit code 1" in r.stdout + r.stderr
+    assert "1 of 2 hosts failed" in r.stderr
+
+
+def test_run_prefix_and_hosts_file(testbed: LoopbackTestbed, tmp_path: Path) -> None:
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("# my hosts\n" + "\n".join(testbed.hosts[:3]) + "\n")
+    r = cli("run", "--hosts-file", str(hosts_file), "--prefix", *conn(testbed), "--",
+            "echo $SSH_CONNECTION | cut -d' ' -f3")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = sorted(r.stdout.splitlines())
+    assert lines == sorted(f"{h}: {h}" for h in testbed.hosts[:3])
+
+
+def test_run_json_output(testbed: LoopbackTestbed) -> None:
+    r = cli("run", "-H", testbed.hosts[0], *conn(testbed), "--json", "--", "echo hi; exit 3")
+    assert r.returncode == 1
+    data: Any = json.loads(r.stdout)
+    text = json.dumps(data)
+    assert '"exit_code": 3' in text and "hi" in text
+
+
+def test_put_get_and_event_log_report_timeline(testbed: LoopbackTestbed, tmp_path: Path) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("data\n")
+    dest = tmp_path / "remote"
+    dest.mkdir()
+    log = tmp_path / "run.jsonl"
+    hosts = ",".join(testbed.hosts[:2])
+    r = cli("put", "-H", hosts, *conn(testbed), "--event-log", str(log), str(src), str(dest))
+    assert r.returncode == 0, r.stderr
+    assert (dest / "f.txt").read_text() == "data\n"
+    back = tmp_path / "back" / "{{{host}}}"
+    r = cli("get", "-H", hosts, *conn(testbed), str(dest / "f.txt"), str(back))
+    assert r.returncode == 0, r.stderr
+    for h in testbed.hosts[:2]:
+        assert (tmp_path / "back" / h / "f.txt").read_text() == "data\n"
+    r = cli("report", str(log))
+    assert r.returncode == 0 and "processes: 2" in r.stdout and "failed: 0" in r.stdout
+    pytest.importorskip("matplotlib")
+    r = cli("timeline", str(log), str(tmp_path / "t.png"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--", "true"], "no hosts"),
+        (["run", "-H", "n1"], "no command"),
+        (["run", "-H", "node-[1-", "--", "true"], "invalid node set"),
+        (["run", "--hosts-file", "/no/such/file", "--", "true"], "cannot read hosts file"),
+        (["report", "/no/such.jsonl"], "does not exist"),
+        (["timeline", "/no/such.jsonl", "out.gif"], "must end in .png or .svg"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_errors_say_what_to_fix(args: list[str], message: str) -> None:
+    r = cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+
+
+def test_unreachable_host_exit_status(testbed: LoopbackTestbed) -> None:
+    r = cli("run", "-H", "127.0.0.1", "-p", "1", "-F", str(testbed.ssh_config), "--", "true")
+    assert r.returncode == 1 and "Connection refused" in r.stdout + r.stderr
