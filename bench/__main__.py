@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def _names() -> list[str]:
 
 
 def main() -> int:
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so that testbeds stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = _names()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {names}")

@@ -84,8 +84,10 @@ def _execo(hosts: list[str], cp: dict[str, Any]) -> Any:
 
 
 def main(runs: int, quick: bool) -> None:
-    """Fan-out to 100, 500 and 1000 hosts (100 when quick)."""
+    """Fan-out to 100, 500 and 1000 hosts (100 when quick; or $BENCH_FANOUT_SIZES)."""
     sizes = [100] if quick else [100, 500, 1000]
+    if os.environ.get("BENCH_FANOUT_SIZES"):
+        sizes = [int(n) for n in os.environ["BENCH_FANOUT_SIZES"].split(",")]
     Process("true").run()  # the conductor thread exists from here on
     with LoopbackTestbed(n_hosts=max(sizes)) as tb:
         for n in sizes:
