@@ -42,6 +42,8 @@ STDOUT: Final = 1
 STDERR: Final = 2
 _SMALL_READ: Final = 1 << 16
 _LARGE_READ: Final = 1 << 20
+_BATCH_BELOW: Final = 1 << 16
+_BATCH_PAUSE: Final = 0.0005
 EOF_GRACE: Final = 0.5
 """Seconds to wait, after a child exited, for EOF on its output pipes.
 
@@ -416,10 +418,20 @@ class Conductor:
                 # A high-volume stream: bigger pipe, bigger reads, fewer wake-ups.
                 grow_pipe(fd)
                 child.read_size[fd] = _LARGE_READ
+            elif size == _LARGE_READ and len(data) < _BATCH_BELOW:
+                # A high-volume stream fed in small writes (`yes | head`):
+                # one loop turn per write would cost more than the data.
+                # Let the pipe fill for a moment, then take it in one read.
+                self.loop.remove_reader(fd)
+                self.loop.call_later(_BATCH_PAUSE, self._resume_reading, child, fd)
             child.observer.on_output(child.open_streams[fd], data)
         else:
             self._close_stream(child, fd)
             self._maybe_finish(child)
+
+    def _resume_reading(self, child: Child, fd: int) -> None:
+        if fd in child.open_streams:
+            self.loop.add_reader(fd, self._on_readable, child, fd)
 
     def _close_stream(self, child: Child, fd: int) -> None:
         stream = child.open_streams.pop(fd)
