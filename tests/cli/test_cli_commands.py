@@ -113,3 +113,22 @@ def test_errors_say_what_to_fix(args: list[str], message: str) -> None:
 def test_unreachable_host_exit_status(testbed: LoopbackTestbed) -> None:
     r = cli("run", "-H", "127.0.0.1", "-p", "1", "-F", str(testbed.ssh_config), "--", "true")
     assert r.returncode == 1 and "Connection refused" in r.stdout + r.stderr
+
+
+def test_run_on_a_testbed_started_from_the_command_line(tmp_path: Path) -> None:
+    directory = tmp_path / "tb"
+    up = subprocess.run(
+        [sys.executable, "-m", "procession.testbed", "up", "--hosts", "2", "--dir", str(directory)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    try:
+        r = cli("run", "--testbed", str(directory), "--", "echo hi; echo warn >&2")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.count("hi") == 1 and "(2)" in r.stdout
+        assert "warn" in r.stderr
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "procession.testbed", "down", "--dir", str(directory)],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip

@@ -143,8 +143,10 @@ def _finish(action: Action, args: argparse.Namespace, grouped: bool) -> int:
     elif grouped:
         print(procession.group_outputs([action]), end="")
         errors = procession.group_outputs([action], stream="stderr")
-        if errors.blocks:
-            print(str(errors).replace("failed (", "stderr failures (", 1), end="", file=sys.stderr)
+        for block in errors.blocks:
+            if block.text.strip():  # only the hosts that wrote on stderr
+                print(f"{block.header} stderr:", file=sys.stderr)
+                print(block.text.rstrip("\n"), file=sys.stderr)
     else:
         for p in action.processes:
             if not p.ok:
