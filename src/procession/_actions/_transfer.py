@@ -65,20 +65,54 @@ def _tool(explicit: int | None, key: str) -> int:
 
 
 class _Transfer(Action):
+    """What Put and Get share: hosts, options, one transfer process per host."""
+
+    _direction = ""
+    _tool_key = ""
+
     def __init__(
         self,
         hosts: Iterable[HostLike] | str | Host,
+        files: Sequence[str] | str,
+        location: str,
         connection_params: Mapping[str, Any] | None,
         process_args: Mapping[str, Any] | None,
+        tool: int | None,
         kwargs: dict[str, Any],
     ) -> None:
         self.hosts = expand_hosts(hosts)
-        direction = "to" if isinstance(self, Put) else "from"
-        kwargs.setdefault("name", f"{type(self).__name__} {direction} {len(self.hosts)} hosts")
+        kwargs.setdefault(
+            "name", f"{type(self).__name__} {self._direction} {len(self.hosts)} hosts"
+        )
         super().__init__(**kwargs)
         self.connection_params = dict(connection_params) if connection_params else None
         self.process_args = dict(process_args or {})
+        self.tool = _tool(tool, self._tool_key)
         self._params = make_connection_params(connection_params)
+        file_list = [files] if isinstance(files, str) else list(files)
+        context = caller_context()
+        for text in [*file_list, location]:
+            check_expressions(text, context)
+        addresses = [h.address for h in self.hosts]
+        self._targets: list[str] = []
+        processes = []
+        for i, host in enumerate(self.hosts if file_list else []):
+            paths = [substitute(f, addresses, i, context) for f in file_list]
+            sources, target = self._endpoints(
+                rewritten_address(host, self._params),
+                paths,
+                substitute(location, addresses, i, context),
+            )
+            argv = (
+                _rsync_argv(host, sources, target, self._params)
+                if self.tool == RSYNC
+                else scp_argv(host, sources, target, self._params)
+            )
+            processes.append(TransferProcess(argv, host, **self.process_args))
+        self._adopt(processes)
+
+    def _endpoints(self, address: str, paths: list[str], location: str) -> tuple[list[str], str]:
+        raise NotImplementedError
 
 
 class Put(_Transfer):
@@ -95,6 +129,9 @@ class Put(_Transfer):
             :data:`RSYNC`.
     """
 
+    _direction = "to"
+    _tool_key = "fileput_tool"
+
     def __init__(
         self,
         hosts: Iterable[HostLike] | str | Host,
@@ -105,29 +142,14 @@ class Put(_Transfer):
         tool: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(hosts, connection_params, process_args, kwargs)
         self.local_files = [local_files] if isinstance(local_files, str) else list(local_files)
         self.remote_location = remote_location
-        self.tool = _tool(tool, "fileput_tool")
-        context = caller_context()
-        for text in [*self.local_files, remote_location]:
-            check_expressions(text, context)
-        addresses = [h.address for h in self.hosts]
-        processes = []
-        if self.local_files:
-            for i, host in enumerate(self.hosts):
-                sources = [substitute(f, addresses, i, context) for f in self.local_files]
-                target = (
-                    f"{rewritten_address(host, self._params)}:"
-                    f"{substitute(remote_location, addresses, i, context)}"
-                )
-                argv = (
-                    _rsync_argv(host, sources, target, self._params)
-                    if self.tool == RSYNC
-                    else scp_argv(host, sources, target, self._params)
-                )
-                processes.append(TransferProcess(argv, host, **self.process_args))
-        self._adopt(processes)
+        super().__init__(
+            hosts, local_files, remote_location, connection_params, process_args, tool, kwargs
+        )
+
+    def _endpoints(self, address: str, paths: list[str], location: str) -> tuple[list[str], str]:
+        return paths, f"{address}:{location}"
 
 
 class Get(_Transfer):
@@ -136,13 +158,16 @@ class Get(_Transfer):
     Args:
         hosts: hosts, addresses or a node set.
         remote_files: remote paths; substitutions apply per host.
-        local_location: the local directory; substitute ``{{{host}}}`` in it
-            to keep the files of each host apart.
+        local_location: the local directory, created if missing; substitute
+            ``{{{host}}}`` in it to keep the files of each host apart.
         connection_params: overrides of ``default_connection_params``.
         process_args: keyword arguments of each transfer process.
         tool: :data:`SCP` (default: ``configuration['fileget_tool']``) or
             :data:`RSYNC`.
     """
+
+    _direction = "from"
+    _tool_key = "fileget_tool"
 
     def __init__(
         self,
@@ -154,31 +179,15 @@ class Get(_Transfer):
         tool: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(hosts, connection_params, process_args, kwargs)
         self.remote_files = [remote_files] if isinstance(remote_files, str) else list(remote_files)
         self.local_location = local_location
-        self.tool = _tool(tool, "fileget_tool")
-        context = caller_context()
-        for text in [*self.remote_files, local_location]:
-            check_expressions(text, context)
-        addresses = [h.address for h in self.hosts]
-        processes = []
-        self._targets: list[str] = []
-        if self.remote_files:
-            for i, host in enumerate(self.hosts):
-                address = rewritten_address(host, self._params)
-                sources = [
-                    f"{address}:{substitute(f, addresses, i, context)}" for f in self.remote_files
-                ]
-                target = substitute(local_location, addresses, i, context)
-                self._targets.append(target)
-                argv = (
-                    _rsync_argv(host, sources, target, self._params)
-                    if self.tool == RSYNC
-                    else scp_argv(host, sources, target, self._params)
-                )
-                processes.append(TransferProcess(argv, host, **self.process_args))
-        self._adopt(processes)
+        super().__init__(
+            hosts, remote_files, local_location, connection_params, process_args, tool, kwargs
+        )
+
+    def _endpoints(self, address: str, paths: list[str], location: str) -> tuple[list[str], str]:
+        self._targets.append(location)
+        return [f"{address}:{p}" for p in paths], location
 
     def _start_processes(self) -> None:
         # Per-host local directories ("results/{{{host}}}") are made here.

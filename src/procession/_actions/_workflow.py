@@ -20,17 +20,12 @@ class _SubEnded(ActionLifecycleHandler):
         self.callback(action)
 
 
-class ParallelActions(Action):
-    """Start several actions together; ends when all have ended.
+class _Composite(Action):
+    """An action made of actions: shared construction, start, kill, reset."""
 
-    Args:
-        actions: the actions (not started).
-        **kwargs: the options of :class:`Action`.
-    """
-
-    def __init__(self, actions: Iterable[Action], **kwargs: Any) -> None:
+    def __init__(self, actions: Iterable[Action], kwargs: dict[str, Any]) -> None:
         self.actions = list(actions)
-        kwargs.setdefault("name", f"ParallelActions of {len(self.actions)} actions")
+        kwargs.setdefault("name", f"{type(self).__name__} of {len(self.actions)} actions")
         super().__init__(**kwargs)
         self.processes = [p for a in self.actions for p in a.processes]
         handler = _SubEnded(self, self._sub_ended)
@@ -38,21 +33,20 @@ class ParallelActions(Action):
             a.lifecycle_handlers.append(handler)
 
     def _sub_ended(self, action: Action) -> None:
-        if self.started and all(a.ended for a in self.actions):
-            self._set_ended()
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
 
     def start(self) -> Action:
-        """Start every sub-action; returns at once."""
+        """Start (see the class); returns at once."""
         if self.started:
             raise ValueError(f"{self.name} was already started; reset() it to run it again")
 
         def begin() -> None:
             self.started = True
             self._call_handlers("start")
-            if not self.actions:
-                self._set_ended()
-            for a in self.actions:
-                a.start()
+            self._begin()
 
         get_conductor().call(begin)
         return self
@@ -64,18 +58,41 @@ class ParallelActions(Action):
         return self
 
     def reset(self) -> Action:
-        """Kill and wait if running, then reset every sub-action."""
+        """Kill and wait if running, then reset every started sub-action."""
         if self.started and not self.ended:
             self.kill()
             self.wait()
         for a in self.actions:
-            a.reset()
+            if a.started:
+                a.reset()
         self._call_handlers("reset")
         self._reset_state()
         return self
 
 
-class SequentialActions(Action):
+class ParallelActions(_Composite):
+    """Start several actions together; ends when all have ended.
+
+    Args:
+        actions: the actions (not started).
+        **kwargs: the options of :class:`Action`.
+    """
+
+    def __init__(self, actions: Iterable[Action], **kwargs: Any) -> None:
+        super().__init__(actions, kwargs)
+
+    def _sub_ended(self, action: Action) -> None:
+        if self.started and all(a.ended for a in self.actions):
+            self._set_ended()
+
+    def _begin(self) -> None:
+        if not self.actions:
+            self._set_ended()
+        for a in self.actions:
+            a.start()
+
+
+class SequentialActions(_Composite):
     """Run several actions one after the other.
 
     A step that ends not ok is recorded (``ok`` is then False) and the next
@@ -92,15 +109,9 @@ class SequentialActions(Action):
     def __init__(
         self, actions: Iterable[Action], stop_on_failure: bool = False, **kwargs: Any
     ) -> None:
-        self.actions = list(actions)
         self.stop_on_failure = stop_on_failure
-        kwargs.setdefault("name", f"SequentialActions of {len(self.actions)} actions")
-        super().__init__(**kwargs)
-        self.processes = [p for a in self.actions for p in a.processes]
-        handler = _SubEnded(self, self._sub_ended)
-        for a in self.actions:
-            a.lifecycle_handlers.append(handler)
         self._next = 0
+        super().__init__(actions, kwargs)
 
     def _launch_next(self) -> None:
         # Conductor thread.
@@ -119,19 +130,9 @@ class SequentialActions(Action):
             return
         self._launch_next()
 
-    def start(self) -> Action:
-        """Start the first step; returns at once."""
-        if self.started:
-            raise ValueError(f"{self.name} was already started; reset() it to run it again")
-
-        def begin() -> None:
-            self.started = True
-            self._next = 0
-            self._call_handlers("start")
-            self._launch_next()
-
-        get_conductor().call(begin)
-        return self
+    def _begin(self) -> None:
+        self._next = 0
+        self._launch_next()
 
     def kill(self, *args: Any, **kwargs: Any) -> Action:
         """Kill the running step and start no further one."""
@@ -140,19 +141,4 @@ class SequentialActions(Action):
             self._next = len(self.actions)
 
         get_conductor().call(stop)
-        for a in self.actions:
-            a.kill(*args, **kwargs)
-        return self
-
-    def reset(self) -> Action:
-        """Kill and wait if running, then reset every step."""
-        if self.started and not self.ended:
-            self.kill()
-            self.wait()
-        for a in self.actions:
-            if a.started:
-                a.reset()
-        self._call_handlers("reset")
-        self._reset_state()
-        self._next = 0
-        return self
+        return super().kill(*args, **kwargs)
