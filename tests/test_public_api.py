@@ -74,7 +74,8 @@ PENDING = {
 EXTRAS = set(
     """ProcessBase ConductorBlockingCall ConfigurationError ProcessTimeout ProcessionError
     SubstitutionError RSYNC ActionFactory quote expand_hosts EventLog GroupedOutput Progress
-    enable_event_log_from_configuration group_outputs plot_timeline read_event_log""".split()
+    enable_event_log_from_configuration group_outputs plot_timeline read_event_log
+    ASYNCSSH AsyncSshRemote AsyncSshProcess""".split()
 )
 
 

@@ -11,6 +11,7 @@ from ._actions import (
     Action,
     ActionFactory,
     ActionLifecycleHandler,
+    AsyncSshRemote,
     Get,
     Local,
     ParallelActions,
@@ -27,7 +28,7 @@ from ._actions import (
     wait_all_actions,
     wait_any_actions,
 )
-from ._config import CHAINPUT, SCP, SSH, TAKTUK, configuration, default_connection_params
+from ._config import ASYNCSSH, CHAINPUT, SCP, SSH, TAKTUK, configuration, default_connection_params
 from ._config import load_config_file as _load_config_file
 from ._errors import (
     ActionsFailed,
@@ -49,7 +50,15 @@ from ._process import (
     ProcessOutputHandler,
     Serial,
 )
-from ._remote import Host, PortForwarder, SerialSsh, SshProcess, expand_hosts, get_process
+from ._remote import (
+    AsyncSshProcess,
+    Host,
+    PortForwarder,
+    SerialSsh,
+    SshProcess,
+    expand_hosts,
+    get_process,
+)
 from ._report import (
     EventLog,
     GroupedOutput,
@@ -77,6 +86,7 @@ def _fixup_module_metadata() -> None:
 
 
 __all__ = [
+    "ASYNCSSH",
     "CHAINPUT",
     "RSYNC",
     "SCP",
@@ -88,6 +98,8 @@ __all__ = [
     "ActionFactory",
     "ActionLifecycleHandler",
     "ActionsFailed",
+    "AsyncSshProcess",
+    "AsyncSshRemote",
     "ConductorBlockingCall",
     "ConfigurationError",
     "EventLog",

@@ -31,6 +31,7 @@ from typing import Any, Final
 from ._errors import ConfigurationError
 
 __all__ = [
+    "ASYNCSSH",
     "CHAINPUT",
     "SCP",
     "SSH",
@@ -49,6 +50,8 @@ TAKTUK: Final = 2
 """Remote tool and transfer tool: Taktuk."""
 CHAINPUT: Final = 3
 """File broadcast tool: the ChainPut pipeline."""
+ASYNCSSH: Final = 5
+"""Remote tool: the in-process ssh engine (asyncssh; extra ``asyncssh``)."""
 
 _SSH_COMMON: Final = (
     "-o", "BatchMode=yes",

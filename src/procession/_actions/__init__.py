@@ -20,7 +20,7 @@ from ._factory import (
     get_remote,
     register_tool,
 )
-from ._remote import Local, Remote, RemoteSerial
+from ._remote import AsyncSshRemote, Local, Remote, RemoteSerial
 from ._substitute import quote
 from ._transfer import RSYNC, Get, Put, TransferProcess
 from ._workflow import ParallelActions, SequentialActions
@@ -30,6 +30,7 @@ __all__ = [
     "Action",
     "ActionFactory",
     "ActionLifecycleHandler",
+    "AsyncSshRemote",
     "Get",
     "Local",
     "ParallelActions",

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._config import CHAINPUT, SCP, SSH, TAKTUK, configuration
+from .._config import ASYNCSSH, CHAINPUT, SCP, SSH, TAKTUK, configuration
 from .._errors import ConfigurationError
 from ._action import Action
-from ._remote import Remote
+from ._remote import AsyncSshRemote, Remote
 from ._transfer import RSYNC, Get, Put
 
 __all__ = [
@@ -27,9 +27,16 @@ __all__ = [
     "register_tool",
 ]
 
-_NAMES = {SSH: "SSH", SCP: "SCP", TAKTUK: "TAKTUK", CHAINPUT: "CHAINPUT", RSYNC: "RSYNC"}
+_NAMES = {
+    SSH: "SSH",
+    SCP: "SCP",
+    TAKTUK: "TAKTUK",
+    CHAINPUT: "CHAINPUT",
+    RSYNC: "RSYNC",
+    ASYNCSSH: "ASYNCSSH",
+}
 
-_remote_tools: dict[int, Callable[..., Action]] = {SSH: Remote}
+_remote_tools: dict[int, Callable[..., Action]] = {SSH: Remote, ASYNCSSH: AsyncSshRemote}
 
 
 def _put_rsync(*args: Any, **kwargs: Any) -> Action:

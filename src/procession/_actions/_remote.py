@@ -7,10 +7,11 @@ from typing import Any
 
 from .._process import Process, name_from_cmdline
 from .._remote import Host, HostLike, SerialSsh, SshProcess, expand_hosts
+from .._remote._asyncssh import AsyncSshProcess
 from ._action import Action
 from ._substitute import Context, caller_context, check_expressions, substitute
 
-__all__ = ["Local", "Remote", "RemoteSerial", "substituted_process_args"]
+__all__ = ["AsyncSshRemote", "Local", "Remote", "RemoteSerial", "substituted_process_args"]
 
 
 def substituted_process_args(
@@ -65,7 +66,7 @@ class Remote(Action):
         addresses = [h.address for h in self.hosts]
         self._adopt(
             [
-                SshProcess(
+                self._process_class(
                     substitute(cmd, addresses, i, context),
                     host,
                     self.connection_params,
@@ -75,8 +76,21 @@ class Remote(Action):
             ]
         )
 
+    _process_class: Any = SshProcess
+
     def __repr__(self) -> str:
-        return f"Remote({self.cmd!r}, <{len(self.hosts)} hosts>, name={self.name!r})"
+        return f"{type(self).__name__}({self.cmd!r}, <{len(self.hosts)} hosts>, name={self.name!r})"
+
+
+class AsyncSshRemote(Remote):
+    """:class:`Remote` over the in-process ssh engine (asyncssh): one
+    connection per host kept open, no ssh child process per command.
+
+    Selected by ``configuration['remote_tool'] = ASYNCSSH``; needs the
+    ``asyncssh`` extra. Same arguments as :class:`Remote`.
+    """
+
+    _process_class = AsyncSshProcess
 
 
 class Local(Action):

@@ -4,6 +4,7 @@ processes. Imports the processes layer, the conductor and the leaves.
 
 from __future__ import annotations
 
+from ._asyncssh import AsyncSshProcess
 from ._host import (
     Host,
     HostLike,
@@ -18,6 +19,7 @@ from ._ssh import scp_argv, ssh_argv, stop_masters
 from ._sshprocess import PortForwarder, SshProcess, get_process
 
 __all__ = [
+    "AsyncSshProcess",
     "Host",
     "HostLike",
     "PortForwarder",
