@@ -21,8 +21,9 @@ import time
 from typing import Any
 
 from bench._util import print_table
-from procession import Process, Remote
+from procession import AsyncSshRemote, Process, Remote
 from procession._remote import stop_masters
+from procession._remote._asyncssh import stop_engine
 from procession.testbed import LoopbackTestbed
 
 
@@ -45,6 +46,12 @@ def _bare_loop(hosts: list[str], ssh: list[str]) -> None:
 def _ours(hosts: list[str], cp: dict[str, Any], reuse: bool) -> None:
     r = Remote("hostname", hosts, {**cp, "connection_reuse": reuse}).run()
     assert r.ok, [p.error_reason for p in r.processes if not p.ok][:3]
+
+
+def _ours_asyncssh(hosts: list[str], cp: dict[str, Any]) -> None:
+    r = AsyncSshRemote("hostname", hosts, cp).run()
+    assert r.ok, [p.error_reason for p in r.processes if not p.ok][:3]
+    stop_engine()  # every run opens its connections, like the others
 
 
 def _clush(hosts: list[str], ssh_options: str) -> Any:
@@ -102,6 +109,11 @@ def _one_size(tb: LoopbackTestbed, hosts: list[str], runs: int) -> None:
     rows = [
         ("floor: bare ssh loop", _median(lambda: _bare_loop(hosts, ssh), runs), ""),
         ("procession Remote (no reuse)", _median(lambda: _ours(hosts, cp, False), runs), ""),
+        (
+            "procession AsyncSshRemote (in-process)",
+            _median(lambda: _ours_asyncssh(hosts, cp), runs),
+            "",
+        ),
     ]
     assert threading.active_count() == threads, "the thread count grew with the fan-out"
     peers = (
