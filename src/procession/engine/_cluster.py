@@ -141,6 +141,7 @@ def run_on_clusters(
     bag = _Bag(sweeper, fn, stop)
     views: list[ParamSweeper] = []
     threads: list[threading.Thread] = []
+    finished: list[threading.Event] = []
     try:
         for name, hosts in clusters.items():
             mine = [c for c in sweeps if _cluster_of(c, cluster_factor) == name]
@@ -152,15 +153,17 @@ def run_on_clusters(
                 fsync=sweeper.fsync,
             )
             views.append(view)
-            args = (name, list(hosts), view, bag)
+            done = threading.Event()
+            finished.append(done)
+            args = (name, list(hosts), view, bag, done)
             threads.append(
                 threading.Thread(
-                    target=_worker, args=args, name=f"procession-cluster {name}", daemon=True
+                    target=_run_worker, args=args, name=f"procession-cluster {name}", daemon=True
                 )
             )
         for thread in threads:
             thread.start()
-        _join_all(threads, stop)
+        _join_all(threads, finished, stop)
     finally:
         for view in views:
             view.close()
@@ -169,20 +172,37 @@ def run_on_clusters(
     return BagStats(bag.done, bag.skipped, bag.failed)
 
 
-def _join_all(threads: list[threading.Thread], stop: threading.Event) -> None:
+def _run_worker(
+    name: str, hosts: list[Any], view: ParamSweeper, bag: _Bag, done: threading.Event
+) -> None:
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
+        _worker(name, hosts, view, bag)
+    finally:
+        done.set()
+
+
+def _join_all(
+    threads: list[threading.Thread], finished: list[threading.Event], stop: threading.Event
+) -> None:
+    # Wait on each worker's own "finished" event rather than Thread.is_alive():
+    # on Python 3.11 a Thread.join() interrupted by Ctrl-C can leave a running
+    # thread reported as stopped, and the interrupted run would then return
+    # while a combination still runs (its result written, never marked done).
+    try:
+        for done in finished:
+            while not done.wait(0.2):
+                pass
     except KeyboardInterrupt:
         logger.warning(
             "interrupted: waiting for the running combinations (Ctrl-C again to abandon them)"
         )
         stop.set()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
+        for done in finished:
+            while not done.wait(0.2):
+                pass
         raise
+    for thread in threads:
+        thread.join(5)
 
 
 _held: set[str] = set()
