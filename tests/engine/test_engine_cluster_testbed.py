@@ -35,3 +35,23 @@ def test_bag_of_tasks_over_host_groups(
     for row in records:  # flat: {**combination, **result}
         assert row["hosts"] == clusters[row["cluster"]]
         assert row["outputs"] == [row["size"] * 10] * len(row["hosts"])
+
+
+def test_host_groups_may_be_reservations(
+    testbed: LoopbackTestbed, testbed_connection_params: dict[str, Any], tmp_path: Path
+) -> None:
+    from procession.reservation import StaticHosts
+
+    clusters = {"a": StaticHosts(testbed.hosts[:2]), "b": StaticHosts(testbed.hosts[2:4])}
+    combos = sweep({"cluster": ["a", "b"], "n": [1, 2]})
+    seen: list[tuple[str, list[str]]] = []
+
+    def task(combination: dict[str, Any], hosts: list[Any]) -> bool:
+        r = Remote("true", hosts, testbed_connection_params).run(120)
+        seen.append((combination["cluster"], [str(h) for h in hosts]))
+        return r.ok
+
+    with clusters["a"], clusters["b"], ParamSweeper(tmp_path / "s", combos) as sweeper:
+        stats = run_on_clusters(sweeper, clusters, task)
+    assert stats.done == 4
+    assert dict(seen) == {"a": testbed.hosts[:2], "b": testbed.hosts[2:4]}

@@ -92,7 +92,7 @@ def _worker(name: str, hosts: list[Any], view: ParamSweeper, bag: _Bag) -> None:
 
 def run_on_clusters(
     sweeper: ParamSweeper,
-    clusters: Mapping[str, Sequence[Any]],
+    clusters: Mapping[str, Any],
     fn: TaskFunction,
     *,
     cluster_factor: str = "cluster",
@@ -114,7 +114,10 @@ def run_on_clusters(
 
     Args:
         sweeper: the combinations and their shared, persistent state.
-        clusters: host groups, ``{name: [host, ...]}``.
+        clusters: host groups, ``{name: hosts}`` where hosts is a list of
+            hosts, or any reservation (``procession.reservation``: an OAR
+            job, a Slurm allocation, ``StaticHosts``) whose ``hosts`` are
+            used once it has started.
         fn: the task function.
         cluster_factor: the factor holding the host group name.
         stop: set it (from any thread) to stop starting new combinations.
@@ -143,7 +146,8 @@ def run_on_clusters(
     threads: list[threading.Thread] = []
     finished: list[threading.Event] = []
     try:
-        for name, hosts in clusters.items():
+        for name, group in clusters.items():
+            hosts = _group_hosts(name, group)
             mine = [c for c in sweeps if _cluster_of(c, cluster_factor) == name]
             view = ParamSweeper(
                 sweeper.persistence_dir,
@@ -170,6 +174,15 @@ def run_on_clusters(
     if bag.fatal:
         raise bag.fatal[0]
     return BagStats(bag.done, bag.skipped, bag.failed)
+
+
+def _group_hosts(name: str, group: Any) -> list[Any]:
+    """The hosts of a host group: a list, or a reservation's hosts."""
+    if hasattr(group, "wait_start") and hasattr(group, "hosts"):
+        if not group.wait_start():
+            raise RuntimeError(f"host group {name!r}: the reservation did not start")
+        return list(group.hosts)
+    return list(group)
 
 
 def _run_worker(
