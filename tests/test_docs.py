@@ -23,7 +23,14 @@ import pytest
 import procession
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-RUN_PAGES = ["index.md", "guide/processes.md", "guide/reports.md", "engine.md", "serial.md", "slurm.md"]
+RUN_PAGES = [
+    "index.md",
+    "guide/processes.md",
+    "guide/reports.md",
+    "engine.md",
+    "serial.md",
+    "slurm.md",
+]
 NORUN = "<!-- norun -->"
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 
