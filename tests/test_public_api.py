@@ -63,12 +63,7 @@ CONTRACT = {
 }
 
 # Contract names whose issue has not landed yet; this set only shrinks.
-PENDING = {
-    "TaktukRemote",
-    "TaktukPut",
-    "TaktukGet",
-    "ChainPut",
-}
+PENDING: set[str] = set()
 
 # Beyond Execo.
 EXTRAS = set(

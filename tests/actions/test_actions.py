@@ -13,7 +13,6 @@ from ClusterShell.NodeSet import NodeSet
 
 from procession import (
     SSH,
-    TAKTUK,
     ActionsFailed,
     ConfigurationError,
     Get,
@@ -222,9 +221,9 @@ def test_factories_follow_the_configuration(testbed: LoopbackTestbed, cp: dict[s
     assert configuration["remote_tool"] == SSH
     assert isinstance(get_remote("true", testbed.hosts[:1], cp), Remote)
     saved = configuration["remote_tool"]
-    configuration["remote_tool"] = TAKTUK
+    configuration["remote_tool"] = 99
     try:
-        with pytest.raises(ConfigurationError, match="TAKTUK is not available"):
+        with pytest.raises(ConfigurationError, match="99 is not available"):
             get_remote("true", testbed.hosts[:1], cp)
     finally:
         configuration["remote_tool"] = saved

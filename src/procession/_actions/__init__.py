@@ -12,6 +12,7 @@ from ._action import (
     wait_all_actions,
     wait_any_actions,
 )
+from ._chainput import ChainPut
 from ._factory import (
     ActionFactory,
     default_action_factory,
@@ -22,6 +23,7 @@ from ._factory import (
 )
 from ._remote import AsyncSshRemote, Local, Remote, RemoteSerial
 from ._substitute import quote
+from ._taktuk import TaktukGet, TaktukPut, TaktukRemote
 from ._transfer import RSYNC, Get, Put, TransferProcess
 from ._workflow import ParallelActions, SequentialActions
 
@@ -31,6 +33,7 @@ __all__ = [
     "ActionFactory",
     "ActionLifecycleHandler",
     "AsyncSshRemote",
+    "ChainPut",
     "Get",
     "Local",
     "ParallelActions",
@@ -38,6 +41,9 @@ __all__ = [
     "Remote",
     "RemoteSerial",
     "SequentialActions",
+    "TaktukGet",
+    "TaktukPut",
+    "TaktukRemote",
     "TransferProcess",
     "default_action_factory",
     "filter_bad_hosts",
