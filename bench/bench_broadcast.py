@@ -4,7 +4,10 @@
 ``Put`` (one scp per host), ``TaktukPut`` (one taktuk, self-propagated) and
 ``ChainPut`` (hop to hop, ``ssh`` and ``nc`` transports). The floor is one
 plain ``scp`` of the same file to one host, measured in the same run.
-Target: ChainPut to 16 hosts within 3x the floor.
+Target: ChainPut to 16 hosts within 3x the floor. ``BENCH_BROADCAST_TOOLS``
+(comma-separated among ``put,taktuk,chainput-ssh,chainput-nc``; default all)
+narrows the tools, e.g. to take medians of several runs without TaktukPut's
+minutes per run.
 
 Every "host" is this machine (loopback addresses served by local sshd), so:
 
@@ -30,9 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._util import print_table
-from procession import Put
-from procession._actions._chainput import ChainPut
-from procession._actions._taktuk import TaktukPut
+from procession import ChainPut, Put, TaktukPut
 from procession.testbed import LoopbackTestbed
 
 MIB = 1 << 20
@@ -113,16 +114,18 @@ def main(runs: int, quick: bool) -> None:
         _make_source(source, mib)
         cp: dict[str, Any] = tb.connection_params()
         one = _Broadcast(source, work / "dest", tb.hosts[:1], cp)
-        floor = ("floor: one scp to one host", _median(one.scp, runs, one.reset), "")
         for n in (8, 16):
+            # The floor again for each table: the load of a shared machine drifts.
+            floor = ("floor: one scp to one host", _median(one.scp, runs, one.reset), "")
             b = _Broadcast(source, work / "dest", tb.hosts[:n], cp)
             rows = [floor]
-            for label, fn in (
-                (f"Put (scp) to {n} hosts", b.put),
-                (f"TaktukPut to {n} hosts", b.taktuk),
-                (f"ChainPut ssh to {n} hosts", b.chain("ssh")),
-                (f"ChainPut nc to {n} hosts", b.chain("nc")),
-            ):
+            tools = {
+                "put": (f"Put (scp) to {n} hosts", b.put),
+                "taktuk": (f"TaktukPut to {n} hosts", b.taktuk),
+                "chainput-ssh": (f"ChainPut ssh to {n} hosts", b.chain("ssh")),
+                "chainput-nc": (f"ChainPut nc to {n} hosts", b.chain("nc")),
+            }
+            for label, fn in (tools[t] for t in _selected(tools)):
                 secs = _median(fn, runs, b.reset)
                 rows.append((label, secs, f"{mib * n / secs:7.0f} MiB/s delivered"))
             print_table(
@@ -131,6 +134,17 @@ def main(runs: int, quick: bool) -> None:
                 rows,
             )
         print("   target: ChainPut to 16 hosts within 3x the floor", flush=True)
+
+
+def _selected(tools: dict[str, Any]) -> list[str]:
+    wanted = os.environ.get("BENCH_BROADCAST_TOOLS", "")
+    names = [t.strip() for t in wanted.split(",") if t.strip()] or list(tools)
+    unknown = [t for t in names if t not in tools]
+    if unknown:
+        raise SystemExit(
+            f"BENCH_BROADCAST_TOOLS: unknown {', '.join(unknown)}; choose among {', '.join(tools)}"
+        )
+    return names
 
 
 @contextlib.contextmanager

@@ -9,10 +9,12 @@ user through ssh to the testbed's "frontend" (OAR refuses root's jobs).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,31 @@ from procession import Host
 from procession.g5k import g5k_configuration, get_current_oar_jobs, oardel
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "oar-testbed.sh"
+# OAR is one system-wide server: concurrent pytest sessions (two checkouts, a
+# developer and CI) take turns on it instead of stopping it under each other.
+LOCK_FILE = Path("/tmp/procession-oar.lock")
+LOCK_TIMEOUT = 3600.0
+
+
+@contextmanager
+def _oar_lock() -> Iterator[None]:
+    with LOCK_FILE.open("a") as lock:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"another test session has held {LOCK_FILE} for {LOCK_TIMEOUT:.0f} s; "
+                        "is a stale pytest still running? (fuser -v " + str(LOCK_FILE) + ")"
+                    ) from None
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _script(*args: str) -> str:
@@ -37,6 +64,11 @@ def _script(*args: str) -> str:
 def oar_testbed() -> Iterator[OarTestbed]:
     if os.geteuid() != 0:
         pytest.skip("the OAR testbed needs root (packages, daemons, users)")
+    with _oar_lock():
+        yield from _running_testbed()
+
+
+def _running_testbed() -> Iterator[OarTestbed]:
     _script("up")
     try:
         env = dict(line.split("=", 1) for line in _script("env").splitlines() if "=" in line)

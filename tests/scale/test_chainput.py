@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from procession import CHAINPUT, Host, configuration, filter_bad_hosts, get_fileput
-from procession._actions._chainput import ChainPut, ChainPutProcess
+from procession import CHAINPUT, ChainPut, Host, configuration, filter_bad_hosts, get_fileput
+from procession._actions._chainput import ChainPutProcess
 from procession.testbed import LoopbackTestbed
 
 DOWN = Host("127.0.0.1", port=1)  # refuses connections
@@ -41,11 +41,26 @@ def per_host(tmp_path: Path) -> str:
     return f"{tmp_path}/dest/{{{{{{host}}}}}}"
 
 
-@pytest.mark.parametrize("transport", ["ssh", "nc"])
+@pytest.mark.parametrize(
+    ("transport", "tools"),
+    [
+        ("ssh", ()),
+        ("nc", ("perl",)),  # the Perl hop
+        ("nc", ("socat",)),  # the shell hop, with socat
+        ("nc", ("nc",)),  # the shell hop, with nc.traditional
+    ],
+)
 def test_64_mib_to_8_hosts(
-    testbed: LoopbackTestbed, cp: dict[str, Any], tmp_path: Path, big_file: Path, transport: str
+    testbed: LoopbackTestbed,
+    cp: dict[str, Any],
+    tmp_path: Path,
+    big_file: Path,
+    transport: str,
+    tools: tuple[str, ...],
 ) -> None:
     r = ChainPut(testbed.hosts, [str(big_file)], per_host(tmp_path), cp, transport=transport)
+    if tools:
+        r._hop_tools = tools
     r.run(240)
     assert r.ended and r.ok, [p.failure_reason() for p in r.processes]
     want = sha256(big_file)
@@ -95,8 +110,9 @@ def test_a_hop_dying_mid_stream_rebuilds_the_chain(
     assert all(sha256(tmp_path / "dest" / h / big_file.name) == want for h in hosts)
 
 
+@pytest.mark.parametrize("tools", [("perl",), ("socat",)])
 def test_directories_and_own_failures(
-    testbed: LoopbackTestbed, cp: dict[str, Any], tmp_path: Path
+    testbed: LoopbackTestbed, cp: dict[str, Any], tmp_path: Path, tools: tuple[str, ...]
 ) -> None:
     tree = tmp_path / "tree"
     (tree / "a" / "b").mkdir(parents=True)
@@ -107,8 +123,10 @@ def test_directories_and_own_failures(
     dests[1] = str(tmp_path / "blocked" / "sub")  # cannot be created
     r = ChainPut(
         testbed.hosts[:3], [str(tree), str(tmp_path / "single")], "{{dests}}", cp,
-        process_args={"nolog_error": True},
-    ).run(120)  # fmt: skip
+        process_args={"nolog_error": True}, transport="nc",
+    )  # fmt: skip
+    r._hop_tools = tools
+    r.run(120)
     first, blocked, last = r.processes
     assert first.finished_ok and last.finished_ok
     assert blocked.error and "destination directory" in (blocked.error_reason or "")
@@ -149,7 +167,9 @@ def test_a_host_dying_mid_stream_is_reported(
     netns_host: Any,
 ) -> None:
     # A host of its own network namespace, last in the chain (it has no
-    # route back to the loopback hosts), whose sshd dies while it receives.
+    # route back to the loopback hosts), whose sshd dies while it receives:
+    # its link is slowed down so that the kill lands mid-stream.
+    netns_host.slow(0, rate="200mbit")
     hosts: list[Any] = [*testbed.hosts[:3], netns_host.address]
     r = ChainPut(
         hosts, [str(big_file)], per_host(tmp_path), cp, transport="nc",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import resource
 import time
 from collections.abc import Iterator, Sequence
@@ -19,26 +18,6 @@ from procession._actions._fanout import (
 )
 from procession._process import ProcessBase
 from procession.testbed import LoopbackTestbed
-
-_BUILTIN = "fanout" in inspect.signature(Action.__init__).parameters
-
-
-class _FanoutRemote(Remote):
-    """Remote with the fan-out options, until Action takes them itself."""
-
-    def __init__(
-        self, *args: Any, fanout: int | None = None, max_startups: int | None = None, **kw: Any
-    ) -> None:
-        super().__init__(*args, **kw)
-        self.fanout = fanout
-        self.max_startups = max_startups
-
-    def _start_processes(self) -> None:
-        start_processes(self.processes, self.fanout, self.max_startups, self.name)
-
-
-def remote(*args: Any, **kwargs: Any) -> Remote:
-    return Remote(*args, **kwargs) if _BUILTIN else _FanoutRemote(*args, **kwargs)
 
 
 def max_overlap(intervals: Sequence[tuple[float, float]]) -> int:
@@ -61,7 +40,7 @@ def spans(processes: Sequence[ProcessBase]) -> list[tuple[float, float]]:
 
 def test_never_more_than_fanout_in_flight(testbed: LoopbackTestbed, cp: dict[str, Any]) -> None:
     hosts = testbed.hosts * 2  # 16 processes
-    r = remote("sleep 0.3", hosts, cp, fanout=3).run(120)
+    r = Remote("sleep 0.3", hosts, cp, fanout=3).run(120)
     assert r.finished_ok and len(r.processes) == 16
     assert max_overlap(spans(r.processes)) == 3
     # Started in order, each as soon as a slot was free.
@@ -72,7 +51,7 @@ def test_never_more_than_fanout_in_flight(testbed: LoopbackTestbed, cp: dict[str
 def test_without_fanout_everything_starts_at_once(
     testbed: LoopbackTestbed, cp: dict[str, Any]
 ) -> None:
-    r = remote("sleep 1", testbed.hosts, cp).run(120)
+    r = Remote("sleep 1", testbed.hosts, cp).run(120)
     assert r.finished_ok and max_overlap(spans(r.processes)) == len(testbed.hosts)
 
 
@@ -96,7 +75,7 @@ def test_max_startups_limits_connecting_processes_per_host(
     testbed: LoopbackTestbed, cp: dict[str, Any]
 ) -> None:
     cp["connection_reuse"] = False  # every process makes its own connection
-    r = remote("sleep 1", [testbed.hosts[0]] * 8, cp, max_startups=2)
+    r = Remote("sleep 1", [testbed.hosts[0]] * 8, cp, max_startups=2)
     connected = record_connections(r.processes)
     r.run(120)
     assert r.ended and r.ok and len(connected) == 8

@@ -16,13 +16,16 @@ from procession import (
     TAKTUK,
     Host,
     Report,
+    TaktukGet,
+    TaktukPut,
+    TaktukRemote,
     configuration,
     filter_bad_hosts,
     get_fileget,
     get_fileput,
     get_remote,
 )
-from procession._actions._taktuk import TaktukGet, TaktukProcess, TaktukPut, TaktukRemote
+from procession._actions._taktuk import TaktukProcess
 from procession.testbed import LoopbackTestbed
 
 DOWN = Host("127.0.0.1", port=1)  # refuses connections

@@ -20,6 +20,7 @@ from .._process import STDOUT, ProcessBase, ProcessLifecycleHandler
 from .._process._expect import Regexes
 from .._remote import Host, HostLike
 from .._time import Duration, Timer, get_seconds
+from ._fanout import start_processes
 
 __all__ = [
     "Action",
@@ -66,6 +67,18 @@ class Action:
         lifecycle_handlers: :class:`ActionLifecycleHandler` instances.
         name: a name for logs and reports (default: the class and command).
         default_expect_timeout: seconds for :meth:`expect` without timeout.
+        fanout: at most this many processes in flight (started, not ended);
+            the others wait in order and start as running ones end. Default:
+            as many as the file descriptor limit allows, so that a big
+            action never fails with EMFILE; a fanout above that limit is a
+            :class:`ConfigurationError` at ``start()``.
+        max_startups: at most this many processes per host still
+            *connecting* at once (sshd's ``MaxStartups``, whose default is
+            10): for many sessions to one host, e.g. a frontend. Default: no
+            per-host limit.
+
+    Taktuk and ChainPut actions have their own fan-out (taktuk's window,
+    the chain) and ignore these two options.
 
     Differences from Execo: ``wait``, ``run`` and ``expect`` have asyncio
     twins (``wait_async``, ``run_async``, ``expect_async``; ``await a``
@@ -78,8 +91,12 @@ class Action:
         lifecycle_handlers: Iterable[ActionLifecycleHandler] | None = None,
         name: str | None = None,
         default_expect_timeout: Duration | None = None,
+        fanout: int | None = None,
+        max_startups: int | None = None,
     ) -> None:
         self.processes: list[ProcessBase] = []
+        self.fanout = fanout
+        self.max_startups = max_startups
         self.name = name if name is not None else f"{type(self).__name__} 0x{id(self):08x}"
         self.default_expect_timeout = get_seconds(default_expect_timeout)
         self.lifecycle_handlers: list[ActionLifecycleHandler] = list(lifecycle_handlers or [])
@@ -165,8 +182,7 @@ class Action:
         self._completion.resolve(None)
 
     def _start_processes(self) -> None:
-        for p in self.processes:
-            p.start()
+        start_processes(self.processes, self.fanout, self.max_startups, self.name)
 
     def start(self) -> Action:
         """Start every process; returns self at once.
