@@ -4,6 +4,10 @@ Floor measured in the same run: a bare loop starting one ``ssh`` per host,
 then waiting for all. Peers where installed: clush (ClusterShell), pdsh,
 Execo 2.8.2. Then a second command to the same hosts through the shared
 connections left by the first (connection reuse).
+
+``BENCH_FANOUT_SIZES`` (e.g. ``500,1000``) sets the sizes;
+``BENCH_FANOUT_TOOLS`` (comma-separated among ``remote,asyncssh,taktuk,
+peers,reuse``; default all) narrows the rows after the floor.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 from typing import Any
 
 from bench._util import print_table
-from procession import AsyncSshRemote, Process, Remote
+from procession import AsyncSshRemote, Process, Remote, TaktukRemote
 from procession._remote import stop_masters
 from procession._remote._asyncssh import stop_engine
 from procession.testbed import LoopbackTestbed
@@ -52,6 +56,23 @@ def _ours_asyncssh(hosts: list[str], cp: dict[str, Any]) -> None:
     r = AsyncSshRemote("hostname", hosts, cp).run()
     assert r.ok, [p.error_reason for p in r.processes if not p.ok][:3]
     stop_engine()  # every run opens its connections, like the others
+
+
+def _ours_taktuk(hosts: list[str], cp: dict[str, Any]) -> None:
+    r = TaktukRemote("hostname", hosts, cp).run()
+    assert r.ok, [p.error_reason for p in r.processes if not p.ok][:3]
+
+
+TOOLS = ("remote", "asyncssh", "taktuk", "peers", "reuse")
+
+
+def _tools() -> set[str]:
+    wanted = {t.strip() for t in os.environ.get("BENCH_FANOUT_TOOLS", "").split(",") if t.strip()}
+    unknown = wanted - set(TOOLS)
+    if unknown:
+        raise SystemExit(f"BENCH_FANOUT_TOOLS: unknown {', '.join(sorted(unknown))}; "
+                         f"choose among {', '.join(TOOLS)}")  # fmt: skip
+    return wanted or set(TOOLS)
 
 
 def _clush(hosts: list[str], ssh_options: str) -> Any:
@@ -106,30 +127,36 @@ def _one_size(tb: LoopbackTestbed, hosts: list[str], runs: int) -> None:
     ssh = ["ssh", *cp["ssh_options"]]
     options = shlex.join(cp["ssh_options"])
     threads = threading.active_count()
-    rows = [
-        ("floor: bare ssh loop", _median(lambda: _bare_loop(hosts, ssh), runs), ""),
-        ("procession Remote (no reuse)", _median(lambda: _ours(hosts, cp, False), runs), ""),
-        (
-            "procession AsyncSshRemote (in-process)",
-            _median(lambda: _ours_asyncssh(hosts, cp), runs),
-            "",
-        ),
-    ]
+    tools = _tools()
+    rows = [("floor: bare ssh loop", _median(lambda: _bare_loop(hosts, ssh), runs), "")]
+    if "remote" in tools:
+        rows.append(
+            ("procession Remote (no reuse)", _median(lambda: _ours(hosts, cp, False), runs), "")
+        )
+    if "asyncssh" in tools:
+        secs = _median(lambda: _ours_asyncssh(hosts, cp), runs)
+        rows.append(("procession AsyncSshRemote (in-process)", secs, ""))
+    if "taktuk" in tools:
+        secs = _median(lambda: _ours_taktuk(hosts, cp), runs)
+        rows.append(("procession TaktukRemote (one taktuk tree)", secs, ""))
     assert threading.active_count() == threads, "the thread count grew with the fan-out"
     peers = (
         ("clush", _clush(hosts, options)),
         ("pdsh", _pdsh(hosts, options)),
         ("execo 2.8.2 Remote", _execo(hosts, cp)),
     )
-    for name, fn in peers:
+    for name, fn in peers if "peers" in tools else ():
         if fn is None:
             print(f"   ({name} not installed)")
         else:
             rows.append((name, _median(fn, runs), ""))
-    first = _timed(lambda: _ours(hosts, cp, True))
-    later = _median(lambda: _ours(hosts, cp, True), runs)
-    rows.append(("procession Remote, reuse, first command", first, "(1 run)"))
-    rows.append(("procession Remote, reuse, later commands", later, f"{first / later:.1f}x faster"))
+    if "reuse" in tools:
+        first = _timed(lambda: _ours(hosts, cp, True))
+        later = _median(lambda: _ours(hosts, cp, True), runs)
+        rows.append(("procession Remote, reuse, first command", first, "(1 run)"))
+        rows.append(
+            ("procession Remote, reuse, later commands", later, f"{first / later:.1f}x faster")
+        )
     print_table(f"Remote('hostname') on {len(hosts)} hosts", "floor: bare ssh loop", rows)
     stop_masters()
 

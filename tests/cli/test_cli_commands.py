@@ -102,6 +102,11 @@ def test_put_get_and_event_log_report_timeline(testbed: LoopbackTestbed, tmp_pat
         (["report", "/no/such.jsonl"], "does not exist"),
         (["timeline", "/no/such.jsonl", "out.gif"], "must end in .png or .svg"),
         (["bogus"], "invalid choice"),
+        (["run", "--oar-job", "abc", "--", "true"], "expected ID or ID@FRONTEND"),
+        (["run", "--slurm-job", "12@host:port", "--", "true"], "[USER@]HOST[:PORT]"),
+        (["run", "-H", "n1", "--fanout", "0", "--", "true"], "positive number"),
+        (["run", "-H", "n1", "--tool", "taktuk", "--fanout", "2", "--", "true"], "own window"),
+        (["chainput", "-H", "n1", "--transport", "udp", "f", "/tmp"], "invalid choice"),
     ],
 )
 def test_errors_say_what_to_fix(args: list[str], message: str) -> None:
@@ -132,3 +137,63 @@ def test_run_on_a_testbed_started_from_the_command_line(tmp_path: Path) -> None:
             [sys.executable, "-m", "procession.testbed", "down", "--dir", str(directory)],
             capture_output=True, timeout=120, check=True,
         )  # fmt: skip
+
+
+def max_overlap(processes: list[dict[str, Any]]) -> int:
+    events = sorted(
+        [(p["start_date"], 1) for p in processes] + [(p["end_date"], -1) for p in processes]
+    )
+    depth = best = 0
+    for _, step in events:
+        depth += step
+        best = max(best, depth)
+    return best
+
+
+def test_run_fanout_limits_hosts_at_once(testbed: LoopbackTestbed) -> None:
+    hosts = str(NodeSet.fromlist(testbed.hosts[:6]))
+    r = cli("run", "-H", hosts, *conn(testbed), "--fanout", "2", "--json", "--", "sleep 0.5")
+    assert r.returncode == 0, r.stderr
+    processes = json.loads(r.stdout)["processes"]
+    assert len(processes) == 6 and all(p["ok"] for p in processes)
+    assert max_overlap(processes) == 2
+
+
+@pytest.mark.parametrize("tool", ["taktuk", "asyncssh"])
+def test_run_with_another_remote_tool(testbed: LoopbackTestbed, tool: str) -> None:
+    hosts = testbed.hosts[:3]
+    r = cli("run", "-H", ",".join(hosts), *conn(testbed), "--tool", tool, "--prefix", "--",
+            "echo $SSH_CONNECTION | cut -d' ' -f3; echo 'a!b \"c\" [d]'")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    lines = sorted(r.stdout.splitlines())
+    assert lines == sorted([f"{h}: {h}" for h in hosts] + [f'{h}: a!b "c" [d]' for h in hosts])
+
+
+def test_put_with_taktuk(testbed: LoopbackTestbed, tmp_path: Path) -> None:
+    src = tmp_path / "f.txt"
+    src.write_text("through taktuk\n")
+    dest = tmp_path / "{{{host}}}"
+    for h in testbed.hosts[:2]:
+        (tmp_path / h).mkdir()  # the remote directories exist, as with scp
+    hosts = ",".join(testbed.hosts[:2])
+    r = cli("put", "-H", hosts, *conn(testbed), "--tool", "taktuk", str(src), str(dest))
+    assert r.returncode == 0, r.stderr
+    for h in testbed.hosts[:2]:
+        assert (tmp_path / h / "f.txt").read_text() == "through taktuk\n"
+
+
+@pytest.mark.parametrize("transport", ["ssh", "nc"])
+def test_chainput_broadcasts_and_reports_a_dead_host(
+    testbed: LoopbackTestbed, tmp_path: Path, transport: str
+) -> None:
+    src = tmp_path / "image.bin"
+    src.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    dest = tmp_path / "dest" / "{{{host}}}"
+    hosts = [*testbed.hosts[:4], "127.0.0.1:1"]  # the last one refuses connections
+    args = ["-H", ",".join(testbed.hosts[:4]), "-H", "127.0.0.1"]
+    r = cli("chainput", *args, *conn(testbed), "--transport", transport, str(src), str(dest))
+    # 127.0.0.1 is served by no testbed sshd on the testbed's port: it fails alone.
+    assert r.returncode == 1
+    assert "1 of 5 hosts failed" in r.stderr and "127.0.0.1" in r.stderr
+    for h in hosts[:4]:
+        assert (tmp_path / "dest" / h / "image.bin").read_bytes() == src.read_bytes()

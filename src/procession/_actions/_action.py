@@ -11,7 +11,7 @@ import re
 import signal
 import threading
 from collections.abc import Generator, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import Completion, get_conductor
 from .._errors import ActionsFailed
@@ -184,7 +184,7 @@ class Action:
     def _start_processes(self) -> None:
         start_processes(self.processes, self.fanout, self.max_startups, self.name)
 
-    def start(self) -> Action:
+    def start(self) -> Self:
         """Start every process; returns self at once.
 
         Raises:
@@ -207,18 +207,18 @@ class Action:
         get_conductor().call(begin)
         return self
 
-    async def start_async(self) -> Action:
+    async def start_async(self) -> Self:
         """:meth:`start`, from an asyncio task."""
         return self.start()
 
-    def wait(self, timeout: Duration | None = None) -> Action:
+    def wait(self, timeout: Duration | None = None) -> Self:
         """Wait until every process has ended, at most ``timeout`` seconds."""
         if not self.started:
             raise ValueError(f"wait() on an action that was not started: {self.name}")
         self._completion.wait(get_seconds(timeout), f"{type(self).__name__}.wait()")
         return self
 
-    async def wait_async(self, timeout: Duration | None = None) -> Action:
+    async def wait_async(self, timeout: Duration | None = None) -> Self:
         """:meth:`wait`, awaited from any asyncio loop without blocking it."""
         if not self.started:
             raise ValueError(f"wait_async() on an action that was not started: {self.name}")
@@ -229,11 +229,11 @@ class Action:
         """``await action`` waits for its end."""
         return self.wait_async().__await__()
 
-    def run(self, timeout: Duration | None = None) -> Action:
+    def run(self, timeout: Duration | None = None) -> Self:
         """Start, then wait (at most ``timeout`` seconds)."""
         return self.start().wait(timeout)
 
-    async def run_async(self, timeout: Duration | None = None) -> Action:
+    async def run_async(self, timeout: Duration | None = None) -> Self:
         """:meth:`run`, awaited without blocking the loop."""
         self.start()
         return await self.wait_async(timeout)

@@ -57,7 +57,7 @@ import shlex
 import shutil
 import signal
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import get_conductor
 from .._config import CHAINPUT, configuration
@@ -319,7 +319,7 @@ class ChainPutProcess(ProcessBase):
         self._action._drop(self)
         self._set_ended(exit_signal=sig)
 
-    def start(self) -> ChainPutProcess:
+    def start(self) -> Self:
         """Not for direct use: started by its ChainPut.
 
         Raises:

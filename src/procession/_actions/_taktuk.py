@@ -21,7 +21,7 @@ import os
 import shlex
 import signal
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import get_conductor
 from .._config import TAKTUK
@@ -193,7 +193,7 @@ class TaktukProcess(ProcessBase):
             self._send(f"{self.rank} kill {int(signal.SIGKILL)}")
 
     # ------------------------------------------------------- public methods
-    def start(self) -> TaktukProcess:
+    def start(self) -> Self:
         """Not for direct use: a TaktukProcess is started by its action.
 
         Raises:

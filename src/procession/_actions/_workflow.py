@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from .._conductor import get_conductor
 from ._action import Action, ActionLifecycleHandler
@@ -38,7 +38,7 @@ class _Composite(Action):
     def _begin(self) -> None:
         raise NotImplementedError
 
-    def start(self) -> Action:
+    def start(self) -> Self:
         """Start (see the class); returns at once."""
         if self.started:
             raise ValueError(f"{self.name} was already started; reset() it to run it again")

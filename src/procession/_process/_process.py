@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import (
     Child,
@@ -460,7 +460,7 @@ class ProcessBase:
         log.log(level, "write to stdin of %s failed: %s", self.name, exc)
 
     # ---------------------------------------------------------------- waiting
-    def wait(self, timeout: Duration | None = None) -> ProcessBase:
+    def wait(self, timeout: Duration | None = None) -> Self:
         """Wait for the end, at most ``timeout`` seconds; returns self.
 
         On timeout the process keeps running; check :attr:`ended`. Ctrl-C
@@ -475,7 +475,7 @@ class ProcessBase:
         self._ended_completion.wait(get_seconds(timeout), f"{type(self).__name__}.wait()")
         return self
 
-    async def wait_async(self, timeout: Duration | None = None) -> ProcessBase:
+    async def wait_async(self, timeout: Duration | None = None) -> Self:
         """:meth:`wait`, awaited from any asyncio loop without blocking it."""
         if not self.started:
             raise ValueError(f"wait_async() on a process that was not started: {self!r}")
@@ -590,7 +590,7 @@ class ProcessBase:
             await self.wait_async()
 
     # ------------------------------------------------ overridden by subclasses
-    def start(self) -> ProcessBase:
+    def start(self) -> Self:
         """Start the process; returns self."""
         raise NotImplementedError
 
@@ -598,15 +598,15 @@ class ProcessBase:
         """Send a signal to the process; returns self."""
         raise NotImplementedError
 
-    def run(self, timeout: Duration | None = None) -> ProcessBase:
+    def run(self, timeout: Duration | None = None) -> Self:
         """Start, then wait for the end (at most ``timeout`` seconds)."""
         return self.start().wait(timeout)
 
-    async def start_async(self) -> ProcessBase:
+    async def start_async(self) -> Self:
         """:meth:`start`, awaited from any asyncio loop."""
         return self.start()
 
-    async def run_async(self, timeout: Duration | None = None) -> ProcessBase:
+    async def run_async(self, timeout: Duration | None = None) -> Self:
         """:meth:`run`, awaited from any asyncio loop without blocking it."""
         await self.start_async()
         return await self.wait_async(timeout)
@@ -716,7 +716,7 @@ class Process(ProcessBase):
         return self.shell if self.kill_subprocesses is None else self.kill_subprocesses
 
     # --------------------------------------------------------------- starting
-    def start(self) -> Process:
+    def start(self) -> Self:
         """Start the process; returns self at once (does not wait for it).
 
         When ``start()`` returns, ``started`` is True and ``pid`` is set, or
@@ -730,7 +730,7 @@ class Process(ProcessBase):
         _conductor_call(self._start_on_conductor, spec)
         return self
 
-    async def start_async(self) -> Process:
+    async def start_async(self) -> Self:
         """:meth:`start`, awaited from any asyncio loop."""
         if self.started:
             return self

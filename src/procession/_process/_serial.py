@@ -25,7 +25,7 @@ import errno as errno_mod
 import os
 import signal
 import termios
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import Child, get_conductor
 from .._log import get_logger
@@ -225,7 +225,7 @@ class Serial(ProcessBase):
         finally:
             port.close()
 
-    def start(self) -> Serial:
+    def start(self) -> Self:
         """Open the port and start reading it; returns self at once.
 
         When ``start()`` returns, ``started`` is True, or the console has
@@ -245,7 +245,7 @@ class Serial(ProcessBase):
             raise
         return self
 
-    async def start_async(self) -> Serial:
+    async def start_async(self) -> Self:
         """:meth:`start`, awaited from any asyncio loop (the port is opened
         in the loop's default executor, so the loop never blocks)."""
         if self.started:

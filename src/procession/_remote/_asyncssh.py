@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import get_conductor
 from .._log import get_logger
@@ -232,7 +232,7 @@ class AsyncSshProcess(ProcessBase):
         super()._emit_output(stream, data, eof, error)
 
     # ------------------------------------------------------------- start
-    def start(self) -> AsyncSshProcess:
+    def start(self) -> Self:
         """Start the command; returns at once (the connection is made in
         the background; a failure ends the process in error)."""
         if self.started:

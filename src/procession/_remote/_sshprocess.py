@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from .._conductor import get_conductor
 from .._errors import ProcessesFailed
@@ -337,7 +337,7 @@ class PortForwarder(SshProcess):
 
         get_conductor().call(fail)
 
-    def start(self) -> PortForwarder:
+    def start(self) -> Self:
         """Start ssh and wait until the local port accepts connections."""
         if self.started:
             return self
@@ -357,7 +357,7 @@ class PortForwarder(SshProcess):
             self._not_ready()
         return self
 
-    async def start_async(self) -> PortForwarder:
+    async def start_async(self) -> Self:
         """:meth:`start`, awaited without blocking the loop."""
         if self.started:
             return self

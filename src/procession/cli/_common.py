@@ -10,6 +10,8 @@ from typing import Any
 
 import procession
 from procession import Host
+from procession.g5k import OarError, get_oar_job_nodes
+from procession.slurm import SlurmAllocation, SlurmError
 from procession.testbed import LoopbackTestbed, TestbedError
 from procession.testbed._cli import default_dir
 
@@ -35,6 +37,29 @@ def add_host_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="FILE",
         help="a file with one host or node set per line ('#' comments; '-' is stdin)",
+    )
+    g.add_argument(
+        "--oar-job",
+        action="append",
+        default=[],
+        metavar="ID[@FRONTEND]",
+        help="the nodes of an OAR job, asked of FRONTEND ([USER@]HOST[:PORT]; default: "
+        "procession.g5k's default frontend, or this machine); repeatable",
+    )
+    g.add_argument(
+        "--slurm-job",
+        action="append",
+        default=[],
+        metavar="ID[@FRONTEND]",
+        help="the nodes of a Slurm job, asked of FRONTEND ([USER@]HOST[:PORT]; default: "
+        "this machine's Slurm commands); repeatable",
+    )
+    g.add_argument(
+        "--job-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait this long for a job of --oar-job/--slurm-job to be running (default 60)",
     )
 
 
@@ -78,18 +103,80 @@ def _read_hosts_file(name: str) -> list[str]:
 
 
 def select_hosts(args: argparse.Namespace, testbed: Any = None) -> list[Host]:
-    """The hosts named on the command line (node sets expanded, in order)."""
+    """The hosts named on the command line (node sets expanded, jobs' nodes
+    asked of their scheduler, in order)."""
     specs: list[str] = list(args.hosts)
     for name in args.hosts_file:
         specs += _read_hosts_file(name)
-    if not specs and testbed is not None:
+    job_hosts: list[Host] = []
+    for spec in args.oar_job:
+        job_hosts += _oar_job_hosts(spec, args)
+    for spec in args.slurm_job:
+        job_hosts += _slurm_job_hosts(spec, args)
+    if not specs and not job_hosts and testbed is not None:
         specs = list(testbed.hosts)
-    if not specs:
-        raise UsageError("no hosts: give -H NODESET or --hosts-file FILE")
+    if not specs and not job_hosts:
+        raise UsageError("no hosts: give -H NODESET, --hosts-file FILE, --oar-job or --slurm-job")
     try:
-        return procession.expand_hosts(specs)
+        return procession.expand_hosts(specs) + job_hosts
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _job_spec(spec: str, option: str) -> tuple[int, Host | None]:
+    """``ID[@[USER@]HOST[:PORT]]`` as a job id and a frontend host."""
+    job, _, frontend = spec.partition("@")
+    if not job.strip().isdigit():
+        raise UsageError(
+            f"{option} {spec!r}: expected ID or ID@FRONTEND, e.g. {option} 1234@rennes"
+        )
+    if not frontend:
+        return int(job), None
+    user, _, hostport = frontend.rpartition("@")
+    host, _, port = hostport.partition(":")
+    if not host or (port and not port.isdigit()):
+        raise UsageError(f"{option} {spec!r}: the frontend must be [USER@]HOST[:PORT]")
+    return int(job), Host(host, user=user or None, port=int(port) if port else None)
+
+
+def frontend_params(args: argparse.Namespace) -> dict[str, Any]:
+    """Connection params to a scheduler's frontend: the ssh config file and
+    options of the command line (-F, -o), not the hosts' user, port and key."""
+    extra: list[str] = []
+    if args.ssh_config:
+        extra += ["-F", args.ssh_config]
+    for opt in args.ssh_option:
+        extra += ["-o", opt]
+    if not extra:
+        return {}
+    return {"ssh_options": (*extra, *procession.default_connection_params["ssh_options"])}
+
+
+def _oar_job_hosts(spec: str, args: argparse.Namespace) -> list[Host]:
+    job_id, frontend = _job_spec(spec, "--oar-job")
+    try:
+        return get_oar_job_nodes(
+            job_id, frontend, frontend_connection_params=frontend_params(args),
+            timeout=args.job_wait,
+        )  # fmt: skip
+    except OarError as exc:  # OarJobTimeout included
+        raise UsageError(f"--oar-job {spec}: {exc}") from exc
+
+
+def _slurm_job_hosts(spec: str, args: argparse.Namespace) -> list[Host]:
+    job_id, frontend = _job_spec(spec, "--slurm-job")
+    try:
+        alloc = SlurmAllocation.attach(
+            job_id, frontend=frontend, frontend_connection_params=frontend_params(args)
+        )
+        if not alloc.wait_start(args.job_wait):
+            raise UsageError(
+                f"--slurm-job {spec}: the job is not running after {args.job_wait:g} s "
+                f"(state {alloc.raw_state}); wait longer with --job-wait"
+            )
+    except SlurmError as exc:
+        raise UsageError(f"--slurm-job {spec}: {exc}") from exc
+    return list(alloc.hosts)
 
 
 def load_testbed(args: argparse.Namespace) -> Any:

@@ -11,14 +11,19 @@ from typing import Any
 
 import procession
 from procession import (
+    ASYNCSSH,
+    SSH,
     TAKTUK,
     Action,
+    ActionFactory,
+    ChainPut,
     Get,
     ProcessBase,
     ProcessOutputHandler,
     Put,
     Report,
-    get_remote,
+    TaktukGet,
+    TaktukPut,
 )
 
 from ._common import (
@@ -30,7 +35,9 @@ from ._common import (
     select_hosts,
 )
 
-__all__ = ["add_parsers", "cmd_run", "cmd_transfer"]
+__all__ = ["add_parsers", "cmd_chainput", "cmd_run", "cmd_transfer"]
+
+_REMOTE_TOOLS = {"ssh": SSH, "taktuk": TAKTUK, "asyncssh": ASYNCSSH}
 
 _print_lock = threading.Lock()
 
@@ -57,7 +64,9 @@ def add_parsers(sub: Any) -> None:
         "  procession run -H 'node-[1-50]' -- uname -r\n"
         "  procession run --hosts-file hosts.txt --timeout 30 --prefix -- 'df -h /tmp'\n"
         "  procession run --testbed -- hostname       # on the local testbed\n"
-        "  procession run -H 'n[1-9]' --json -- cat /etc/os-release > result.json",
+        "  procession run -H 'n[1-9]' --json -- cat /etc/os-release > result.json\n"
+        "  procession run --oar-job 1234@rennes --fanout 100 -- 'nproc'\n"
+        "  procession run --slurm-job 5678 --tool taktuk -- hostname",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_host_options(p)
@@ -71,8 +80,13 @@ def add_parsers(sub: Any) -> None:
         help="kill a host's command after this many seconds",
     )
     g.add_argument(
-        "--tool", choices=["ssh", "taktuk"], default="ssh", help="remote tool (default ssh)"
+        "--tool",
+        choices=list(_REMOTE_TOOLS),
+        default="ssh",
+        help="remote tool: ssh (OpenSSH clients, default), taktuk (one taktuk tree), "
+        "asyncssh (in-process ssh engine, extra 'asyncssh')",
     )
+    _add_fanout_option(g)
     _add_output_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command (after --)")
     p.set_defaults(func=cmd_run)
@@ -84,21 +98,68 @@ def add_parsers(sub: Any) -> None:
         p = sub.add_parser(
             name,
             help=what,
-            description=f"{what.capitalize()} (scp, or rsync with --rsync). Paths may use "
-            "{{{host}}}, replaced by each host's address.",
+            description=f"{what.capitalize()} (scp; rsync or taktuk with --tool). Paths may "
+            "use {{{host}}}, replaced by each host's address.",
             epilog=(
                 "examples:\n  procession put -H 'node-[1-8]' image.tar /tmp\n"
-                "  procession get -H 'node-[1-8]' /var/log/syslog 'logs/{{{host}}}'"
+                "  procession get -H 'node-[1-8]' /var/log/syslog 'logs/{{{host}}}'\n"
+                "  procession put --oar-job 1234@rennes --tool rsync data/ /tmp/data\n"
+                "  (to send one big file to many hosts, see 'procession chainput')"
             ),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         add_host_options(p)
         add_connection_options(p)
-        p.add_argument("--rsync", action="store_true", help="use rsync instead of scp")
+        g = p.add_argument_group("execution")
+        g.add_argument(
+            "--tool",
+            choices=["scp", "rsync", "taktuk"],
+            default="scp",
+            help="transfer tool (default scp; taktuk sends through one taktuk tree)",
+        )
+        g.add_argument("--rsync", action="store_true", help="same as --tool rsync")
+        _add_fanout_option(g)
         _add_output_options(p, grouped=False)
         p.add_argument("sources", nargs="+", metavar="SOURCE")
         p.add_argument("destination", metavar="DESTINATION")
         p.set_defaults(func=cmd_transfer, action_class=cls)
+
+    p = sub.add_parser(
+        "chainput",
+        help="broadcast files to many hosts, host to host",
+        description="Broadcast local files to many hosts in a chain: each host receives "
+        "the data, writes it and forwards it to the next one at the same time, so the "
+        "time stays near that of one copy whatever the number of hosts. A host that "
+        "fails is left out and reported; the chain is rebuilt without it. Hosts must "
+        "reach one another with ssh (the same user, port and key).",
+        epilog="examples:\n"
+        "  procession chainput -H 'node-[1-100]' image.qcow2 /tmp\n"
+        "  procession chainput --oar-job 1234@rennes --transport nc dataset/ /tmp/data",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_host_options(p)
+    add_connection_options(p)
+    g = p.add_argument_group("execution")
+    g.add_argument(
+        "--transport",
+        choices=["ssh", "nc"],
+        default="ssh",
+        help="between hosts: ssh (encrypted, default) or nc (plain TCP behind a one-time "
+        "token; faster, for trusted networks)",
+    )
+    _add_output_options(p, grouped=False)
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("destination", metavar="DESTINATION")
+    p.set_defaults(func=cmd_chainput)
+
+
+def _add_fanout_option(g: Any) -> None:
+    g.add_argument(
+        "--fanout",
+        type=int,
+        metavar="N",
+        help="at most N hosts at once (default: as many as the file descriptor limit allows)",
+    )
 
 
 def _add_output_options(p: argparse.ArgumentParser, grouped: bool = True) -> None:
@@ -179,13 +240,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.prefix:
         process_args["stdout_handlers"] = [_Prefixed()]
         process_args["stderr_handlers"] = [_Prefixed()]
-    saved = procession.configuration["remote_tool"]
-    if args.tool == "taktuk":
-        procession.configuration["remote_tool"] = TAKTUK
-    try:
-        action = get_remote(" ".join(command), hosts, params, process_args=process_args)
-    finally:
-        procession.configuration["remote_tool"] = saved
+    factory = ActionFactory(remote_tool=_REMOTE_TOOLS[args.tool])
+    options = _fanout(args)
+    action = factory.get_remote(
+        " ".join(command), hosts, params, process_args=process_args, **options
+    )
     _execute(action, args)
     return _finish(action, args, grouped=not args.prefix)
 
@@ -195,14 +254,50 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     testbed = load_testbed(args)
     hosts = select_hosts(args, testbed)
     params = connection_params(args, testbed)
-    tool = procession.RSYNC if args.rsync else procession.SCP
-    action = args.action_class(
+    process_args = {"nolog_exit_code": True, "nolog_error": True}
+    tool = "rsync" if args.rsync else args.tool
+    if tool == "taktuk":
+        cls = TaktukPut if args.action_class is Put else TaktukGet
+        action: Action = cls(
+            hosts, args.sources, args.destination, params, process_args=process_args
+        )
+    else:
+        action = args.action_class(
+            hosts,
+            args.sources,
+            args.destination,
+            params,
+            process_args=process_args,
+            tool=procession.RSYNC if tool == "rsync" else procession.SCP,
+            **_fanout(args),
+        )
+    _execute(action, args)
+    return _finish(action, args, grouped=False)
+
+
+def cmd_chainput(args: argparse.Namespace) -> int:
+    """The ``chainput`` subcommand."""
+    testbed = load_testbed(args)
+    hosts = select_hosts(args, testbed)
+    params = connection_params(args, testbed)
+    action = ChainPut(
         hosts,
         args.sources,
         args.destination,
         params,
         process_args={"nolog_exit_code": True, "nolog_error": True},
-        tool=tool,
+        transport=args.transport,
     )
     _execute(action, args)
     return _finish(action, args, grouped=False)
+
+
+def _fanout(args: argparse.Namespace) -> dict[str, Any]:
+    """The --fanout option as action keyword arguments (none for taktuk)."""
+    if args.fanout is None:
+        return {}
+    if args.fanout < 1:
+        raise UsageError(f"--fanout {args.fanout}: give a positive number of hosts")
+    if getattr(args, "tool", None) == "taktuk":
+        raise UsageError("--fanout does not apply to --tool taktuk (taktuk has its own window)")
+    return {"fanout": args.fanout}
