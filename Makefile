@@ -10,7 +10,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
-EXTRAS ?= test,bench,serial,plot,asyncssh
+EXTRAS ?= test,bench,serial,plot,asyncssh,g5k
 
 .PHONY: all install system demo test lint bench docs clean
 

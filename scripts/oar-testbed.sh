@@ -11,9 +11,13 @@
 #   oar-testbed.sh status    show the daemons and oarnodes
 #   oar-testbed.sh env       print the testbed's coordinates as shell assignments
 #   oar-testbed.sh clean     stop, restore the shipped oar.conf, delete $TB
+#   oar-testbed.sh api-start the OAR REST API (oar-restful-api) on 127.0.0.1:$OAR_API_PORT
+#   oar-testbed.sh api-stop  stop it (stop and clean stop it too)
 #
 # Nodes: site A (queue/property site=grenoble, cluster dahu) and site B
-# (site=nancy, cluster gros), $OAR_NODES nodes each; node "dahu-1.grenoble.grid5000.fr"
+# (site=lyon, cluster nova), $OAR_NODES nodes each: both are in the Grid'5000
+# reference data that the API stand-in serves (procession.testbed.g5kapi), so the
+# API's status and jobs of grenoble and lyon are backed by this OAR; node "dahu-1.grenoble.grid5000.fr"
 # is served by an sshd on 127.77.0.1:6667 (site B: 127.77.1.i). The OAR user's
 # ~/.ssh/config maps the names to the addresses, and $TB/hosts lists them
 # ("name address" per line) for the tests' host_rewrite_func.
@@ -31,14 +35,15 @@ PGBIN=/usr/lib/postgresql/15/bin
 NODES=${OAR_NODES:-3}                 # nodes per site
 CORES=${OAR_CORES_PER_NODE:-2}        # resources (cores) per node
 NET=${OAR_NET:-127.77}                # site k node i listens on $NET.k.i:6667
-SITES=(grenoble nancy)
-CLUSTERS=(dahu gros)
+SITES=(grenoble lyon)
+CLUSTERS=(dahu nova)
 TEST_USER=${OAR_TEST_USER:-oartest}
 OARCONF=/etc/oar/oar.conf
 FRONTEND=${OAR_FRONTEND:-127.77.0.253}
 FRONTEND_PORT=${OAR_FRONTEND_PORT:-6622}
 PACKAGES=(oar-server oar-server-pgsql oar-user oar-user-pgsql oar-node
-  postgresql-15 postgresql-client-15 openssh-server libjson-perl)
+  postgresql-15 postgresql-client-15 openssh-server libjson-perl
+  oar-restful-api apache2 libyaml-syck-perl curl)
 
 node_name() { echo "${CLUSTERS[$1]}-$2.${SITES[$1]}.grid5000.fr"; }
 node_addr() { echo "$NET.$1.$2"; }
@@ -173,6 +178,13 @@ CONF
         -p cpu="$((k * 100 + i))" -p core="$rid" -p cpuset="$c" -p deploy=YES >/dev/null
     done; done; done
   fi
+  # Testbeds set up when site B was nancy/gros: rename the nodes in place (the
+  # cpu property identifies a node), so that old databases converge too.
+  for k in 0 1; do for i in $(seq 1 "$NODES"); do
+    psql_admin -d oar -c "update resources set network_address='$(node_name $k "$i")',
+      host='$(node_name $k "$i")', cluster='${CLUSTERS[$k]}', site='${SITES[$k]}'
+      where cpu=$((k * 100 + i)) and network_address<>'$(node_name $k "$i")'" >/dev/null
+  done; done
   # accept the Grid'5000-only job types too (vanilla admission rule rejects them)
   psql_admin -d oar -c "update admission_rules set rule = replace(rule, 'qr/^state=permissive\$/,',
     'qr/^state=permissive\$/, qr/^(?:allow_classic_ssh|night|day|exotic|destructive|heterogeneous)\$/,')
@@ -233,7 +245,62 @@ cmd_status() {
   if server_running; then echo "Almighty: up"; oarnodes -s; else echo "Almighty: down"; fi
 }
 
+# --- OAR REST API: what Grid'5000's /sites/{site}/jobs talks to ------------------
+# A private apache2 running as user oar (so oarapi.cgi needs no suexec), plain
+# mod_cgi, on 127.0.0.1:$API_PORT. Identity: the API trusts the X-Remote-Ident
+# header (API_TRUST_IDENT defaults to 1), as Grid'5000's front proxy sets it.
+API_PORT=${OAR_API_PORT:-6668}
+api_running() { [ -f "$TB/apache/apache.pid" ] && kill -0 "$(cat "$TB/apache/apache.pid")" 2>/dev/null; }
+
+cmd_api_start() {
+  mkdir -p "$TB/apache"
+  local m=/usr/lib/apache2/modules
+  cat >"$TB/apache/apache.conf" <<CONF
+ServerName localhost
+PidFile $TB/apache/apache.pid
+DefaultRuntimeDir $TB/apache
+ErrorLog $TB/apache/error.log
+LogFormat "%h %u %t \"%r\" %>s %b %D" common
+CustomLog $TB/apache/access.log common
+Listen 127.0.0.1:$API_PORT
+User oar
+Group oar
+LoadModule mpm_prefork_module $m/mod_mpm_prefork.so
+LoadModule authz_core_module $m/mod_authz_core.so
+LoadModule authz_host_module $m/mod_authz_host.so
+LoadModule alias_module $m/mod_alias.so
+LoadModule cgi_module $m/mod_cgi.so
+LoadModule env_module $m/mod_env.so
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 4
+ScriptAlias /oarapi /usr/lib/cgi-bin/oarapi/oarapi.cgi
+<Directory /usr/lib/cgi-bin/oarapi>
+  Options +ExecCGI
+  Require local
+  SetEnv OARCONFFILE /etc/oar/oar.conf
+</Directory>
+CONF
+  api_running || /usr/sbin/apache2 -f "$TB/apache/apache.conf" -k start
+  local ok=""
+  for _ in $(seq 100); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/oarapi/version.json"; then ok=1; break; fi
+    sleep 0.1
+  done
+  [ -n "$ok" ] || { log "the OAR API does not answer on port $API_PORT"; exit 1; }
+  log "OAR API on http://127.0.0.1:$API_PORT/oarapi (apache $(cat "$TB/apache/apache.pid"))"
+}
+
+cmd_api_stop() {
+  if api_running; then
+    local pid; pid=$(cat "$TB/apache/apache.pid")
+    kill -TERM "$pid"   # apache's parent stops its children itself
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+
 cmd_clean() {
+  cmd_api_stop
   cmd_stop
   [ -f "$TB/oar.conf.orig" ] && cp -p "$TB/oar.conf.orig" "$OARCONF"
   sed -i "/^# BEGIN procession/,/^# END procession/d" /var/lib/oar/.ssh/config
@@ -245,10 +312,12 @@ case ${1:-} in
   setup) cmd_setup ;;
   start) cmd_start ;;
   up) cmd_install; cmd_setup; cmd_start ;;
-  stop) cmd_stop ;;
+  stop) cmd_api_stop; cmd_stop ;;
   status) cmd_status ;;
   clean) cmd_clean ;;
-  env) printf 'TB=%s\nFRONTEND=%s\nFRONTEND_PORT=%s\nFRONTEND_USER=%s\nFRONTEND_KEY=%s\nNODE_KEY=%s\nHOSTS_FILE=%s\n' \
-    "$TB" "$FRONTEND" "$FRONTEND_PORT" "$TEST_USER" "$TB/frontend_key" /var/lib/oar/.ssh/id_rsa "$TB/hosts" ;;
-  *) echo "usage: $0 install|setup|start|up|stop|status|clean|env" >&2; exit 2 ;;
+  api-start) cmd_api_start ;;
+  api-stop) cmd_api_stop ;;
+  env) printf 'TB=%s\nOAR_API=http://127.0.0.1:%s/oarapi\nFRONTEND=%s\nFRONTEND_PORT=%s\nFRONTEND_USER=%s\nFRONTEND_KEY=%s\nNODE_KEY=%s\nHOSTS_FILE=%s\n' \
+    "$TB" "$API_PORT" "$FRONTEND" "$FRONTEND_PORT" "$TEST_USER" "$TB/frontend_key" /var/lib/oar/.ssh/id_rsa "$TB/hosts" ;;
+  *) echo "usage: $0 install|setup|start|up|stop|status|clean|env|api-start|api-stop" >&2; exit 2 ;;
 esac

@@ -17,6 +17,10 @@ import pytest
 
 from procession._conductor import get_conductor
 
+# The real OAR server, shared by tests/g5k and tests/g5k_api (one session
+# fixture, one lock): see tests/oar_testbed_plugin.py.
+pytest_plugins = ["oar_testbed_plugin"]
+
 
 def children_of_self() -> set[int]:
     """Pids of the direct children of the test process (all threads)."""

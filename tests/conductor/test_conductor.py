@@ -155,6 +155,9 @@ def test_ctrl_c_interrupts_a_blocking_wait_promptly() -> None:
         [
             sys.executable,
             "-c",
+            # Ctrl-C as from a terminal, even when the tests run in a background
+            # job (whose shell made SIGINT ignored, and Python leaves it so).
+            "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "from procession import Process\n"
             "p = Process('sleep 60').start()\n"
             "print(p.pid, flush=True)\n"
@@ -168,7 +171,12 @@ def test_ctrl_c_interrupts_a_blocking_wait_promptly() -> None:
     time.sleep(0.3)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
+    try:
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
     assert "interrupted" in out
     assert time.monotonic() - t0 < 5
     deadline = time.monotonic() + 10

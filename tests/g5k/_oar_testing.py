@@ -1,20 +1,7 @@
-"""Helpers shared by the g5k tests."""
+"""Helpers shared by the g5k tests (the testbed itself: ``tests/oar_testbed_plugin.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from oar_testbed_plugin import OarTestbed
 
-from procession import Host
-
-
-@dataclass(frozen=True)
-class OarTestbed:
-    """Coordinates of the running OAR testbed."""
-
-    frontend: Host
-    node_params: dict[str, Any]
-    addresses: dict[str, str]
-
-    def hosts_of(self, site: str) -> list[str]:
-        return sorted(n for n in self.addresses if f".{site}." in n)
+__all__ = ["OarTestbed"]

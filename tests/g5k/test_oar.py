@@ -24,6 +24,7 @@ from procession.g5k import (
     oarsubgrid,
     wait_oar_job_start,
 )
+from procession.reservation import ReservationState
 
 
 def wait_state(
@@ -131,10 +132,10 @@ def test_frontend_failure_is_a_clear_error(oar: OarTestbed) -> None:
 
 
 def test_oarjob_releases_on_exception(oar: OarTestbed) -> None:
-    job = OarJob(OarSubmission("nodes=2", walltime=300), oar.frontend, start_timeout=120)
+    job = OarJob(OarSubmission("nodes=2", walltime=300), oar.frontend)  # hosts waits
     with pytest.raises(ZeroDivisionError), job:
         assert len(job.hosts) == 2
-        assert job.state == "Running"
+        assert job.state is ReservationState.RUNNING and job.raw_state == "Running"
         r = Remote("hostname", job.hosts, oar.node_params).run(timeout=120)
         assert r.ok
         _ = 1 / 0
@@ -163,13 +164,13 @@ def test_oarjob_refused_raises(oar: OarTestbed) -> None:
 def test_oarsubgrid_over_two_sites(oar: OarTestbed) -> None:
     # "sites" are the resource property site (both on the testbed's one frontend)
     grenoble = OarSubmission("nodes=1", sql_properties="site='grenoble'")
-    nancy = OarSubmission("nodes=2", sql_properties="site='nancy'")
-    jobs = oarsubgrid([(grenoble, oar.frontend), (nancy, oar.frontend)], walltime=120)
+    lyon = OarSubmission("nodes=2", sql_properties="site='lyon'")
+    jobs = oarsubgrid([(grenoble, oar.frontend), (lyon, oar.frontend)], walltime=120)
     assert len(jobs) == 2
     nodes = [get_oar_job_nodes(job_id, fe, timeout=120) for job_id, fe in jobs]
     assert [[h.address for h in n] for n in nodes] == [
         oar.hosts_of("grenoble")[:1],
-        oar.hosts_of("nancy")[:2],
+        oar.hosts_of("lyon")[:2],
     ]
     assert all(get_oar_job_info(j, fe)["walltime"] == 120 for j, fe in jobs)
     oardel(jobs)
@@ -177,7 +178,7 @@ def test_oarsubgrid_over_two_sites(oar: OarTestbed) -> None:
 
 def test_oarsubgrid_all_or_nothing(oar: OarTestbed) -> None:
     ok = OarSubmission("nodes=1", sql_properties="site='grenoble'")
-    too_big = OarSubmission("nodes=9", sql_properties="site='nancy'")
+    too_big = OarSubmission("nodes=9", sql_properties="site='lyon'")
     later = time.time() + 3600  # advance reservations: nothing launches, deletion is quick
     jobs = [(ok, oar.frontend), (too_big, oar.frontend)]
     assert oarsubgrid(jobs, walltime=60, reservation_date=later) == []

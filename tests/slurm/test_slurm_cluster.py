@@ -9,12 +9,14 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from _slurm_testing import SlurmCluster
 
 from procession import Host, Remote
+from procession.g5k import OarJob, OarSubmission, g5k_configuration, get_current_oar_jobs
 from procession.reservation import Reservation, ReservationState, StaticHosts
 from procession.slurm import SlurmAllocation, SlurmError, get_current_jobs, get_job
 
@@ -213,25 +215,45 @@ def test_through_a_frontend_over_ssh(
 # -- one test body over every reservation backend ----------------------------
 
 
-@pytest.fixture(params=["slurm", "static"])
-def two_host_reservation(request: pytest.FixtureRequest, testbed: Any) -> Callable[[], Reservation]:
-    """A factory of reservations of 2 testbed hosts, on each backend.
+@dataclass
+class Backend:
+    """A reservation factory on one backend, and how to reach its hosts."""
 
-    OAR (procession.g5k) joins this list once its job class implements the
-    protocol.
-    """
+    make: Callable[[], Reservation]
+    addresses: set[str]
+    connection_params: dict[str, Any]
+
+
+# The OAR param starts the session's OAR testbed from inside the test (its
+# lock file stays open for the session): a shared fixture, not a leak.
+@pytest.fixture(params=[pytest.param("oar", marks=pytest.mark.allow_leaks), "slurm", "static"])
+def two_host_reservation(
+    request: pytest.FixtureRequest, testbed: Any, testbed_connection_params: dict[str, Any]
+) -> Iterator[Backend]:
+    """Reservations of 2 hosts on each backend: an OAR job on the session's
+    real OAR (tests/oar_testbed_plugin.py), a Slurm allocation, a static list."""
     if request.param == "static":
-        return lambda: StaticHosts(testbed.hosts[:2])
-    make = request.getfixturevalue("allocation")
-    return lambda: make(nodes=2)
+        yield Backend(
+            lambda: StaticHosts(testbed.hosts[:2]), set(testbed.hosts), testbed_connection_params
+        )
+    elif request.param == "slurm":
+        make = request.getfixturevalue("allocation")
+        yield Backend(lambda: make(nodes=2), set(testbed.hosts), testbed_connection_params)
+    else:
+        oar = request.getfixturevalue("oar_testbed")
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setitem(g5k_configuration, "polling_interval", 0.5)  # default: 20 s
+        monkeypatch.setitem(g5k_configuration, "tiny_polling_interval", 0.3)
+        sub = OarSubmission("nodes=2", walltime=300, sql_properties="site='grenoble'")
+        yield Backend(lambda: OarJob(sub, oar.frontend), set(oar.addresses), oar.node_params)
+        deadline = time.monotonic() + 120  # the deleted job holds its nodes until OAR ends it
+        while get_current_oar_jobs([oar.frontend]):
+            assert time.monotonic() < deadline, "OAR jobs left"
+            time.sleep(0.5)
 
 
-def test_same_body_on_every_backend(
-    two_host_reservation: Callable[[], Reservation],
-    testbed: Any,
-    testbed_connection_params: dict[str, Any],
-) -> None:
-    r = two_host_reservation()
+def test_same_body_on_every_backend(two_host_reservation: Backend) -> None:
+    r = two_host_reservation.make()
     assert isinstance(r, Reservation)
     assert r.state is ReservationState.NEW
     with r:
@@ -239,8 +261,8 @@ def test_same_body_on_every_backend(
         assert r.wait_start(timeout=WAIT)
         assert r.state is ReservationState.RUNNING
         assert len(r.hosts) == 2
-        assert {h.address for h in r.hosts} <= set(testbed.hosts)
-        report = Remote("true", r.hosts, testbed_connection_params).run(60)
+        assert {h.address for h in r.hosts} <= two_host_reservation.addresses
+        report = Remote("true", r.hosts, two_host_reservation.connection_params).run(60)
         assert report.ok
     assert r.state is ReservationState.ENDED
     assert r.submit_date is not None and r.start_date is not None and r.end_date is not None

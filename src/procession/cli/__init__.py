@@ -12,7 +12,7 @@ import sys
 
 import procession
 
-from . import _report, _run
+from . import _g5k, _report, _run
 from ._common import UsageError
 
 __all__ = ["main"]
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _run.add_parsers(sub)
     _report.add_parsers(sub)
+    _g5k.add_parsers(sub)
     return parser
 
 

@@ -256,6 +256,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     params = connection_params(args, testbed)
     process_args = {"nolog_exit_code": True, "nolog_error": True}
     tool = "rsync" if args.rsync else args.tool
+    fanout = _fanout(args)  # an error with --tool taktuk
     if tool == "taktuk":
         cls = TaktukPut if args.action_class is Put else TaktukGet
         action: Action = cls(
@@ -269,7 +270,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
             params,
             process_args=process_args,
             tool=procession.RSYNC if tool == "rsync" else procession.SCP,
-            **_fanout(args),
+            **fanout,
         )
     _execute(action, args)
     return _finish(action, args, grouped=False)

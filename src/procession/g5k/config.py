@@ -33,7 +33,10 @@ g5k_configuration: dict[str, Any] = {
     "api_additional_args": {},
     "api_timeout": 30,
     "api_verify_ssl_cert": True,
+    "api_cache_dir": None,
+    "oar_backend": "ssh",
     "oar_job_key_file": None,
+    "oargrid_registry": None,
 }
 """Global Grid'5000 settings, with Execo's keys.
 
@@ -52,9 +55,20 @@ g5k_configuration: dict[str, Any] = {
 - ``default_frontend``: the frontend used when a call names none; None
   means the local machine (or the site found in the local host's name on
   Grid'5000).
-- ``api_*``: Grid'5000 REST API settings.
+- ``api_*``: Grid'5000 REST API settings: ``api_uri`` (base URI),
+  ``api_username`` (None: from the environment or python-grid5000's file; see
+  :mod:`procession.g5k.api_utils`), ``api_additional_args`` (query parameters
+  of every request), ``api_timeout`` (seconds), ``api_verify_ssl_cert`` (a
+  bool or a CA bundle path), ``api_cache_dir`` (the reference-data cache;
+  None: ``$XDG_CACHE_HOME/procession/g5k_api``). Passwords never go here.
+- ``oar_backend``: ``"ssh"`` (OAR commands on a frontend) or ``"api"``
+  (jobs through the REST API, from outside Grid'5000; the frontend argument
+  of the OAR calls then names the site).
 - ``oar_job_key_file``: ssh key given to ``oarsub -k -i``; takes precedence
   over the ``OAR_JOB_KEY_FILE`` environment variable.
+- ``oargrid_registry``: the file recording the grid jobs of
+  :func:`procession.g5k.oargridsub` (their OAR jobs); None for
+  ``$XDG_STATE_HOME/procession/oargrid.json`` (``~/.local/state/...``).
 """
 
 

@@ -3,7 +3,9 @@
 Execo's ``execo_g5k.oar`` names and semantics. Every command runs on a
 frontend (see :mod:`procession.g5k.utils`): through ``SshProcess``, or
 locally when the frontend is the local machine. Job information comes from
-OAR's JSON output (``oarstat -J``), not from scraped text.
+OAR's JSON output (``oarstat -J``), not from scraped text. With
+``g5k_configuration['oar_backend'] = 'api'``, jobs go through the Grid'5000
+REST API instead (:mod:`procession.g5k.api_jobs`; a frontend names a site).
 
 Calls on many frontends run their commands in parallel. Timeouts are in
 seconds; ``timeout=False`` (the default of most calls) means
@@ -25,6 +27,13 @@ from typing import Any
 
 from procession import Host, Process, Timer, format_date, format_duration, get_seconds, get_unixts
 
+from .api_jobs import (
+    api_get_current_oar_jobs,
+    api_get_oar_job_info,
+    api_oardel,
+    api_oarsub,
+    use_api,
+)
 from .config import g5k_configuration
 from .utils import (
     Frontend,
@@ -218,6 +227,8 @@ def oarsub(
     Raises:
         OarError: with ``abort_on_error``, naming every failure.
     """
+    if use_api():
+        return api_oarsub(job_specs, timeout, abort_on_error)
     specs = list(job_specs)
     processes = [
         frontend_process(
@@ -304,6 +315,9 @@ def oardel(
     Deleting a job that does not exist, has already ended or is not yours
     does nothing; OAR's message is logged at debug level.
     """
+    if use_api():
+        api_oardel(job_specs, timeout)
+        return
     specs = list(job_specs)
     processes = [
         frontend_process(
@@ -426,6 +440,8 @@ def get_oar_job_info(
         OarError: the frontend or oarstat failed, or OAR knows no such job.
     """
     job_id = _job_id(oar_job_id)
+    if use_api():
+        return api_get_oar_job_info(job_id, frontend, timeout)
     data = _oarstat_json(f"oarstat -fJj {job_id}", frontend, frontend_connection_params, timeout)
     job = data.get(str(job_id))
     if not isinstance(job, dict):
@@ -458,6 +474,10 @@ def get_current_oar_jobs(
     Returns:
         ``(job_id, frontend)`` pairs.
     """
+    if use_api():
+        return api_get_current_oar_jobs(
+            frontends, start_between, end_between, timeout, abort_on_error
+        )
     frontend_list = list(frontends) if frontends is not None else [None]
     processes = [
         frontend_process(

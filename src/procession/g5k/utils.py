@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
-from procession import Host, Process, ProcessesFailed, SshProcess
+from procession import Host, Process, ProcessBase, ProcessesFailed, SshProcess
 
 from .config import default_frontend_connection_params, g5k_configuration
 
@@ -24,6 +24,7 @@ __all__ = [
     "frontend_process",
     "get_default_frontend",
     "get_frontend_host",
+    "get_kavlan_host_name",
     "process_message",
     "resolve_timeout",
 ]
@@ -127,7 +128,7 @@ def frontend_process(
     return SshProcess(cmd, host, connection_params=params, timeout=seconds, **kwargs)
 
 
-def process_message(process: Process) -> str:
+def process_message(process: ProcessBase) -> str:
     """What a frontend process said on failure: ssh's reason or the output."""
     parts = []
     if not process.ok:
@@ -136,3 +137,11 @@ def process_message(process: Process) -> str:
     if output:
         parts.append(output)
     return "; ".join(parts) if parts else "no output"
+
+
+def get_kavlan_host_name(host: str | Host, vlan: int | str) -> str:
+    """A node's name inside a KaVLAN: ``dahu-1.grenoble.grid5000.fr`` in vlan 4
+    is ``dahu-1-kavlan-4.grenoble.grid5000.fr`` (Execo's name and rule)."""
+    address = host.address if isinstance(host, Host) else str(host)
+    short, dot, rest = address.partition(".")
+    return f"{short}-kavlan-{vlan}{dot}{rest}"

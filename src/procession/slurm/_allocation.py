@@ -348,7 +348,9 @@ class SlurmAllocation(ReservationBase):
             self._set_final(reservation_state("UNKNOWN", self._seen_running), None)
             return None
         self.job = job
-        self._submit_date = self._submit_date or job.submit_date
+        # Slurm's own dates, whole seconds all: a local clock reading for the
+        # submission could come after Slurm's (truncated) start date.
+        self._submit_date = job.submit_date or self._submit_date
         state = reservation_state(job.state, self._seen_running or bool(job.nodes))
         if state is ReservationState.RUNNING and not self._seen_running:
             self._seen_running = True
