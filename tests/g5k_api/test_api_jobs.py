@@ -38,7 +38,7 @@ def test_job_body_and_site() -> None:
     body = api_job_body(spec)
     assert body["resources"] == "{cluster='nova'}/nodes=2,walltime=1:30:00"
     assert body["types"] == ["deploy"] and body["properties"] == "deploy='YES'"
-    assert body["reservation"] == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(1_800_000_000))
+    assert body["reservation"] == 1_800_000_000  # a UNIX timestamp: no time zone to get wrong
     assert body["name"] == "x" and body["command"].startswith("sleep")
     assert api_site("lyon") == "lyon"
     assert api_site("frontend.lyon.grid5000.fr") == "lyon"
@@ -69,6 +69,23 @@ def test_job_lifecycle_through_api(g5k_api: G5kApiServer, monkeypatch: pytest.Mo
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert (job_id, "lyon") not in get_current_oar_jobs(["lyon"])
+
+
+def test_advance_reservation_through_api(
+    g5k_api: G5kApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(g5k_configuration, "oar_backend", "api")
+    when = int(time.time()) + 7200
+    later = OarSubmission("nodes=1", walltime=600, reservation_date=when, name="later")
+    [(job_id, site)] = oarsub([(later, "grenoble")])
+    assert job_id is not None
+    try:
+        info = get_oar_job_info(job_id, site)
+        assert info["state"] == "Waiting"
+        # the timestamp became the same instant in OAR's own time zone
+        assert info["scheduled_start"] == when
+    finally:
+        oardel([(job_id, site)])
 
 
 def test_api_submission_errors(g5k_api: G5kApiServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -241,7 +241,7 @@ class OarJob(ReservationBase):
                     f"{self._info.get('message', '')}"
                 )
             raise OarJobTimeout(
-                f"OAR job {self.job_id} not running after {self.start_timeout} s: "
+                f"OAR job {self.job_id} not running after {self.start_timeout:g} s: "
                 f"state {self.raw_state}, predicted start "
                 f"{self._info.get('scheduled_start') or self._info.get('start_date')}"
             )
