@@ -28,10 +28,13 @@ def conn(tb: LoopbackTestbed) -> list[str]:
 def test_help_is_complete_with_examples() -> None:
     r = cli("--help")
     assert r.returncode == 0
-    for word in ("run", "put", "get", "report", "timeline", "sweep"):
+    for word in ("run", "put", "get", "chainput", "report", "timeline", "sweep", "g5k"):
         assert word in r.stdout
-    r = cli("run", "--help")
-    assert r.returncode == 0 and "examples:" in r.stdout and "--hosts-file" in r.stdout
+    for command in ("run", "put", "get", "chainput"):
+        r = cli(command, "--help")
+        assert r.returncode == 0 and "examples:" in r.stdout, command
+        for option in ("--hosts-file", "--oar-job", "--slurm-job", "--testbed"):
+            assert option in r.stdout, (command, option)
 
 
 def test_run_groups_identical_output_and_exit_status(testbed: LoopbackTestbed) -> None:

@@ -312,3 +312,20 @@ def test_short_node_names_match_kadeploys_full_names(
     k = Kadeployer(Deployment([short_a, short_b], env_name="x"), site_params).run()
     assert k.ok
     assert (k.deployed_hosts, k.undeployed_hosts) == ({short_a}, {short_b})
+
+
+def test_deploy_timeout_under_either_name(
+    oar: OarTestbed, standin: Standin, site_params: dict[str, Any]
+) -> None:
+    a, _, _ = nodes(oar)
+    standin.configure(seconds=30)  # kadeploy3 takes longer than allowed
+    for name in ("deploy_timeout", "timeout"):  # Execo 2.8's name, and older Execo's
+        deployed, undeployed = deploy(
+            Deployment([a], env_name="x"),
+            check_deployed_command=False,
+            frontend_connection_params=site_params,
+            **{name: 1.0},
+        )
+        assert (deployed, undeployed) == (set(), {a}), name
+    with pytest.raises(ValueError, match="not both"):
+        deploy(Deployment([a], env_name="x"), deploy_timeout=1, timeout=1)

@@ -35,6 +35,7 @@ g5k_configuration: dict[str, Any] = {
     "api_verify_ssl_cert": True,
     "api_cache_dir": None,
     "oar_backend": "ssh",
+    "kadeploy_backend": "ssh",
     "oar_job_key_file": None,
     "oargrid_registry": None,
 }
@@ -64,6 +65,9 @@ g5k_configuration: dict[str, Any] = {
 - ``oar_backend``: ``"ssh"`` (OAR commands on a frontend) or ``"api"``
   (jobs through the REST API, from outside Grid'5000; the frontend argument
   of the OAR calls then names the site).
+- ``kadeploy_backend``: ``"ssh"`` (kadeploy3 on each site's frontend) or
+  ``"api"`` (one deployment per site through the REST API, polled every
+  ``polling_interval`` seconds; see :class:`procession.g5k.Kadeployer`).
 - ``oar_job_key_file``: ssh key given to ``oarsub -k -i``; takes precedence
   over the ``OAR_JOB_KEY_FILE`` environment variable.
 - ``oargrid_registry``: the file recording the grid jobs of

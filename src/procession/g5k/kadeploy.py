@@ -14,14 +14,24 @@ as deployed or not in its summary::
 versions is read too). :func:`deploy` first checks, with a command over
 ssh, which nodes already run the environment, deploys the others, checks
 again, and retries up to ``num_tries`` times.
+
+With ``g5k_configuration['kadeploy_backend'] == 'api'``, ``Kadeployer``
+submits one deployment per site to the Grid'5000 REST API instead
+(``POST /sites/{site}/deployments``), polls it until its status is final,
+and reads each node's ``result`` (``OK`` or ``KO``): no ssh to a frontend,
+so a script runs from outside Grid'5000. :func:`deploy` works the same on
+top of either backend.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import shlex
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +48,7 @@ from procession import (
     get_remote,
 )
 
-from .api_utils import get_host_shortname
+from .api_utils import APIConnection, APIException, get_host_shortname
 from .config import g5k_configuration
 from .utils import (
     Frontend,
@@ -79,6 +89,17 @@ class Deployment:
         vlan: ``kadeploy3 --vlan``: the KaVLAN the nodes are put in after
             the deployment (:func:`deploy` then reaches them by their
             KaVLAN names).
+        key: API backend only: the public key put in root's
+            ``authorized_keys`` (the key's text, an http(s) URL, or a local
+            file whose text is sent); None: the first of
+            ``~/.ssh/id_ed25519.pub``, ``id_ecdsa.pub``, ``id_rsa.pub``
+            that exists. The ssh backend's ``kadeploy3_options`` (``-k``)
+            does this instead.
+
+    With the API backend (``g5k_configuration['kadeploy_backend'] ==
+    'api'``), ``env_name`` with ``user`` becomes the API's
+    ``"name@user"``, ``env_file`` must be an http(s) URL (the API fetches
+    the description), and ``other_options`` is ignored with a warning.
 
     .. versionadded:: 0.1
     """
@@ -89,6 +110,52 @@ class Deployment:
     user: str | None = None
     other_options: str | None = None
     vlan: int | str | None = None
+    key: str | None = None
+
+    def _environment(self) -> tuple[str | None, str | None]:
+        """``(env_name, env_file)``, one of them set, defaults applied."""
+        if self.env_file and self.env_name:
+            raise ValueError(f"{self!r}: give env_file or env_name, not both")
+        env_name, env_file = self.env_name, self.env_file
+        if not env_name and not env_file:
+            env_name = g5k_configuration.get("default_env_name")
+            env_file = g5k_configuration.get("default_env_file")
+            if env_name and env_file:
+                raise ValueError("g5k_configuration has both default_env_name and default_env_file")
+            if not env_name and not env_file:
+                raise ValueError(
+                    f"{self!r}: no environment (env_name, env_file, or "
+                    "g5k_configuration['default_env_name'])"
+                )
+        return env_name, env_file
+
+    def api_body(self, nodes: Iterable[str]) -> dict[str, Any]:
+        """The API's deployment document (``POST /sites/{site}/deployments``)
+        for *nodes* (full names).
+
+        Raises:
+            ValueError: no environment, both, or an ``env_file`` that is
+                not an http(s) URL.
+        """
+        env_name, env_file = self._environment()
+        if env_name:
+            environment = f"{env_name}@{self.user}" if self.user else str(env_name)
+        else:
+            environment = str(env_file)
+            if not re.match(r"^https?://", environment):
+                raise ValueError(
+                    f"{self!r}: the API backend takes env_file as an http(s) URL "
+                    f"(the API fetches the description), not {environment!r}"
+                )
+        body: dict[str, Any] = {"nodes": list(nodes), "environment": environment}
+        key = _api_key(self.key)
+        if key:
+            body["key"] = key
+        if self.vlan is not None:
+            body["vlan"] = int(self.vlan) if str(self.vlan).isdigit() else self.vlan
+        if self.other_options:
+            logger.warning("other_options are ignored by the API backend: %r", self.other_options)
+        return body
 
     def command_line(self) -> str:
         """kadeploy3's command line without the nodes (``-m``).
@@ -103,19 +170,7 @@ class Deployment:
         words = [str(g5k_configuration["kadeploy3"])]
         if g5k_configuration.get("kadeploy3_options"):
             words.append(str(g5k_configuration["kadeploy3_options"]))
-        if self.env_file and self.env_name:
-            raise ValueError(f"{self!r}: give env_file or env_name, not both")
-        env_name, env_file = self.env_name, self.env_file
-        if not env_name and not env_file:
-            env_name = g5k_configuration.get("default_env_name")
-            env_file = g5k_configuration.get("default_env_file")
-            if env_name and env_file:
-                raise ValueError("g5k_configuration has both default_env_name and default_env_file")
-            if not env_name and not env_file:
-                raise ValueError(
-                    f"{self!r}: no environment (env_name, env_file, or "
-                    "g5k_configuration['default_env_name'])"
-                )
+        env_name, env_file = self._environment()
         if env_name:
             words += ["-e", shlex.quote(str(env_name))]
         else:
@@ -135,6 +190,39 @@ class Deployment:
             if getattr(self, f.name) not in (None, ())
         ]
         return f"Deployment({', '.join(shown)})"
+
+
+_DEFAULT_KEYS = ("id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub")
+
+
+def _api_key(key: str | None) -> str | None:
+    """The ``key`` of an API deployment: a URL or a key's text as given, a
+    file's text, or the user's default public key (None: no key found)."""
+    if key is None:
+        for name in _DEFAULT_KEYS:
+            path = os.path.join(os.path.expanduser("~"), ".ssh", name)
+            if os.path.isfile(path):
+                return _read_key(path)
+        return None
+    if re.match(r"^https?://", key) or " " in key.strip():
+        return key
+    return _read_key(os.path.expanduser(key))
+
+
+def _read_key(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def use_api_kadeploy() -> bool:
+    """Whether :class:`Kadeployer` goes through the REST API
+    (``g5k_configuration['kadeploy_backend'] == 'api'``)."""
+    backend = g5k_configuration.get("kadeploy_backend", "ssh")
+    if backend not in ("ssh", "api"):
+        raise ValueError(
+            f"g5k_configuration['kadeploy_backend'] must be 'ssh' or 'api': {backend!r}"
+        )
+    return bool(backend == "api")
 
 
 # ---------------------------------------------------------------- kadeploy output
@@ -218,12 +306,17 @@ def get_host_frontend(host: Host | str) -> str | None:
 
 @dataclass
 class _FrontendRun:
-    """One kadeploy3 process: its frontend, nodes and parsed output."""
+    """One kadeploy3 process (or API deployment): its frontend, nodes and
+    parsed output (or per-node result)."""
 
     frontend: Frontend
     hosts: dict[str, Host]
     parser: KadeployOutputParser
     process: ProcessBase | None = None
+    # the API backend: the site, the deployment's uid, the error message
+    site: str | None = None
+    uid: str | None = None
+    error: str | None = None
 
     def host(self, reported: str) -> Host | None:
         """The given Host that kadeploy's name for a node stands for:
@@ -305,8 +398,9 @@ class Kadeployer(Action):
             stdout; output handlers and text files get lines prefixed with
             ``"<frontend>: "``, as in Execo.
         stderr_handlers: same, for stderr.
-        timeout: seconds for each kadeploy3 process; None (the default)
-            for none.
+        timeout: seconds for each kadeploy3 process (for the API
+            backend: for the whole deployment, then cancelled); None (the
+            default) for none.
         **kwargs: the options of :class:`~procession.Action`.
 
     Attributes:
@@ -327,9 +421,24 @@ class Kadeployer(Action):
         ValueError: a node name whose site cannot be told, or no
             environment (see :meth:`Deployment.command_line`).
 
+    With ``g5k_configuration['kadeploy_backend'] == 'api'`` (read when the
+    Kadeployer is made), each site's deployment goes through the Grid'5000
+    REST API instead: ``POST /sites/{site}/deployments`` (see
+    :meth:`Deployment.api_body`), then a GET of it every
+    ``g5k_configuration['polling_interval']`` seconds until its status is
+    final (``terminated``, ``error``, ``canceled``); nodes whose ``result``
+    is ``OK`` are deployed, the others undeployed. On ``timeout`` or
+    :meth:`kill`, the deployments still running are cancelled (DELETE). An
+    API error (unknown site, refused deployment, ...) or a deployment in
+    ``error`` fails that site, with the API's message. The action then has
+    no processes (``processes`` is empty, the handlers get no output): the
+    requests run on a thread of the action, which also runs the end
+    handlers.
+
     Differences from Execo: ``deployed_hosts``/``undeployed_hosts`` hold the
     :class:`~procession.Host` objects given in the deployment (with their
-    user, port and key), not address strings; kadeploy runs without a pty.
+    user, port and key), not address strings; kadeploy runs without a pty;
+    the API backend.
 
     .. versionadded:: 0.1
     """
@@ -355,8 +464,18 @@ class Kadeployer(Action):
         kwargs.setdefault("name", f"Kadeployer on {len(hosts)} hosts / {len(groups)} frontends")
         handlers = [*(kwargs.pop("lifecycle_handlers", None) or ()), _LogOutcome()]
         super().__init__(lifecycle_handlers=handlers, **kwargs)
-        command = deployment.command_line()
         self._runs: list[_FrontendRun] = []
+        self._api = use_api_kadeploy()
+        self._stop = threading.Event()
+        if self._api:
+            self._api_bodies: list[dict[str, Any]] = []
+            for frontend, group in groups.items():
+                site = _site_of(frontend)
+                fqdns = [f"{short}.{site}.grid5000.fr" for short in group]
+                self._runs.append(_FrontendRun(frontend, group, KadeployOutputParser(), site=site))
+                self._api_bodies.append(deployment.api_body(fqdns))
+            return
+        command = deployment.command_line()
         for frontend, group in groups.items():
             run = _FrontendRun(frontend, group, KadeployOutputParser())
             nodes = " ".join(f"-m {shlex.quote(h.address)}" for h in group.values())
@@ -378,6 +497,114 @@ class Kadeployer(Action):
         # Action's own way of taking processes as its (as Remote does).
         self._adopt([run.process for run in self._runs if run.process is not None])
 
+    # ------------------------------------------------------------ API backend
+    def start(self) -> Kadeployer:
+        """Start every kadeploy3 process (or, with the API backend, the
+        thread submitting and polling the deployments); returns at once.
+
+        Raises:
+            ValueError: the action was already started (reset it first).
+        """
+        if not self._api:
+            super().start()
+            return self
+        if self.started:
+            raise ValueError(f"{self.name} was already started; reset() it to run it again")
+        self._stop = threading.Event()
+        self.started = True
+        self._call_handlers("start")
+        threading.Thread(
+            target=self._api_deploy, args=(self._stop,), name=self.name, daemon=True
+        ).start()
+        return self
+
+    def kill(self, sig: int = signal.SIGTERM) -> Kadeployer:
+        """Kill the kadeploy3 processes (with the API backend: cancel the
+        deployments still running); returns at once."""
+        if self._api:
+            self._stop.set()
+        else:
+            super().kill(sig)
+        return self
+
+    def _api_deploy(self, stop: threading.Event) -> None:
+        """Submit, poll and read the sites' deployments (the action's thread)."""
+        start = time.monotonic()
+        try:
+            api = APIConnection()
+            pending: list[_FrontendRun] = []
+            for run, body in zip(self._runs, self._api_bodies, strict=True):
+                if stop.is_set():
+                    run.error = "killed before its submission"
+                    run.parser.undeployed.extend(run.hosts)
+                    self._api_record(run)
+                    continue
+                try:
+                    answer = api.post(f"sites/{run.site}/deployments", body).json()
+                    run.uid = str(answer["uid"])
+                    pending.append(run)
+                    logger.debug("deployment %s submitted to %s", run.uid, run.site)
+                except (APIException, KeyError, ValueError) as exc:
+                    run.error = f"the API refused the deployment: {_api_message(exc)}"
+                    run.parser.undeployed.extend(run.hosts)
+                    self._api_record(run)
+            while pending:
+                for run in list(pending):
+                    try:
+                        dep = api.get(f"sites/{run.site}/deployments/{run.uid}").json()
+                    except (APIException, ValueError) as exc:
+                        code = getattr(exc, "status_code", None)
+                        if code is not None and 400 <= code < 500 and code != 429:
+                            # the deployment is gone, or not ours: no use polling
+                            run.error = f"reading the deployment failed: {_api_message(exc)}"
+                            run.parser.undeployed.extend(run.hosts)
+                            self._api_record(run)
+                            pending.remove(run)
+                        else:  # transient (no answer, 5xx): try again at the next poll
+                            logger.debug("poll of %s on %s: %s", run.uid, run.site, exc)
+                        continue
+                    if str(dep.get("status")) in _API_FINAL:
+                        self._api_result(run, dep)
+                        pending.remove(run)
+                if not pending:
+                    break
+                interval = float(g5k_configuration["polling_interval"])
+                if self.timeout is not None:
+                    interval = min(interval, self.timeout - (time.monotonic() - start))
+                killed = stop.wait(max(interval, 0))
+                timed_out = self.timeout is not None and time.monotonic() - start >= self.timeout
+                if killed or timed_out:
+                    reason = "killed" if killed else f"timed out after {self.timeout:g} s"
+                    for run in pending:
+                        _api_cancel(api, run, reason)
+                        self._api_record(run)
+                    break
+        except Exception as exc:  # the action must end whatever happens
+            logger.exception("%s: unexpected error", self.name)
+            for run in self._runs:
+                run.error = run.error or f"unexpected error: {exc!r}"
+        finally:
+            self._set_ended()
+
+    def _api_result(self, run: _FrontendRun, dep: Mapping[str, Any]) -> None:
+        """Record a final deployment document of *run*."""
+        status = str(dep.get("status"))
+        result = dep.get("result") or {}
+        for name, node in result.items():
+            ok = isinstance(node, Mapping) and str(node.get("state", "")).upper() == "OK"
+            (run.parser.deployed if ok else run.parser.undeployed).append(name)
+        for short in run.hosts:
+            if not any(get_host_shortname(n) == short for n in result):
+                run.parser.undeployed.append(short)
+        self._api_record(run)
+        if status != "terminated":
+            message = dep.get("output") or "no message"
+            run.error = f"deployment {run.uid} ended in status {status}: {message}"
+
+    def _api_record(self, run: _FrontendRun) -> None:
+        self.deployed_hosts |= run.deployed()
+        self.undeployed_hosts |= run.undeployed()
+
     @property
     def frontends(self) -> list[Frontend]:
         """The frontend of each kadeploy3 process, in the order of ``processes``."""
@@ -387,12 +614,25 @@ class Kadeployer(Action):
         """(errors, warnings) about the frontends' runs, once ended."""
         errors, warnings = [], []
         for run in self._runs:
-            p = run.process
-            assert p is not None
             deployed, undeployed = run.deployed(), run.undeployed()
             counts = (
                 f"total/deployed/undeployed = {len(run.hosts)}/{len(deployed)}/{len(undeployed)}"
             )
+            if self._api:
+                where = (
+                    f"API deployment {run.uid} on {run.site}"
+                    if run.uid
+                    else (f"API deployment on {run.site}")
+                )
+                if run.error:
+                    errors.append(f"{where} failed, {counts}: {run.error}")
+                elif not deployed:
+                    errors.append(f"{where} deployed no node, {counts}")
+                elif undeployed:
+                    warnings.append(f"{where}: {counts}")
+                continue
+            p = run.process
+            assert p is not None
             where = f"kadeploy3 on {run.frontend or 'localhost'}"
             if not p.ok or deployed & undeployed or len(deployed | undeployed) != len(run.hosts):
                 errors.append(f"{where} failed, {counts}: {process_message(p)}")
@@ -410,6 +650,12 @@ class Kadeployer(Action):
             logger.error("%s: %s", self.name, message)
 
     @property
+    def errors(self) -> list[str]:
+        """Why the action is not ok, per frontend (site): ssh's, kadeploy's
+        or the API's messages; empty while running."""
+        return self._problems()[0] if self.ended else []
+
+    @property
     def ok(self) -> bool:
         """Every kadeploy3 ran, reported every node, and deployed some."""
         if not self.ended:
@@ -423,10 +669,49 @@ class Kadeployer(Action):
         self.undeployed_hosts = set()
         for run in self._runs:
             run.parser.reset()
+            run.uid = run.error = None
         return self
 
     def __repr__(self) -> str:
         return f"Kadeployer({self.deployment!r}, name={self.name!r})"
+
+
+_API_FINAL = frozenset({"terminated", "error", "canceled"})
+
+
+def _site_of(frontend: Frontend) -> str:
+    """The API site of a group of nodes (their frontend)."""
+    if frontend is None:
+        raise ValueError(
+            "a node given by a bare name needs g5k_configuration['default_frontend'] "
+            "with the API backend (or give node.site.grid5000.fr)"
+        )
+    name = frontend.address if isinstance(frontend, Host) else str(frontend)
+    labels = name.split(".")
+    return labels[1] if len(labels) > 1 and labels[0] in ("frontend", "access", "f") else labels[0]
+
+
+def _api_message(exc: BaseException) -> str:
+    """The API's own message of an error answer, else the exception."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            message = response.json().get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if message:
+            return f"HTTP {response.status_code}: {message}"
+    return str(exc)
+
+
+def _api_cancel(api: APIConnection, run: _FrontendRun, reason: str) -> None:
+    """DELETE a running deployment; its nodes stay undeployed."""
+    try:
+        api.delete(f"sites/{run.site}/deployments/{run.uid}")
+        run.error = f"{reason}; deployment {run.uid} cancelled"
+    except APIException as exc:
+        run.error = f"{reason}; cancelling deployment {run.uid} failed: {_api_message(exc)}"
+    run.parser.undeployed.extend(run.hosts)
 
 
 # ---------------------------------------------------------------- deploy
@@ -487,6 +772,7 @@ def deploy(
     check_timeout: float | None = 30,
     stdout_handlers: Iterable[Any] | None = None,
     stderr_handlers: Iterable[Any] | None = None,
+    timeout: float | None = None,
 ) -> tuple[set[Host], set[Host]]:
     """Deploy nodes, skipping those already deployed, retrying the others.
 
@@ -515,6 +801,8 @@ def deploy(
             ``default_frontend_connection_params``.
         deploy_timeout: seconds for each kadeploy3 run; None for none.
         check_timeout: seconds for each node's check.
+        timeout: the name older Execo versions gave ``deploy_timeout``
+            (giving both is an error).
         stdout_handlers: given to each kadeploy3 process (see
             :class:`Kadeployer`).
         stderr_handlers: same, for stderr.
@@ -532,6 +820,10 @@ def deploy(
 
     .. versionadded:: 0.1
     """
+    if timeout is not None:
+        if deploy_timeout is not None:
+            raise ValueError("give deploy_timeout or timeout (its older name), not both")
+        deploy_timeout = timeout
     enough = check_enough_func or _all_deployed
     command = (
         g5k_configuration["check_deployed_command"]
