@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -24,3 +25,19 @@ def print_table(title: str, floor_name: str, rows: list[tuple[str, float, str]])
     for name, secs, extra in rows:
         ratio = secs / floor if floor > 0 else float("nan")
         print(f"   {name:<44} {secs:9.3f} s  {ratio:6.2f}x  {extra}", flush=True)
+
+
+def selected_tools(variable: str, names: Sequence[str]) -> list[str]:
+    """The tools named in the environment variable (comma-separated), in
+    that order; all of ``names`` when it is unset or empty.
+
+    Raises:
+        SystemExit: a name not in ``names`` (the message lists them).
+    """
+    wanted = [t.strip() for t in os.environ.get(variable, "").split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in names]
+    if unknown:
+        raise SystemExit(
+            f"{variable}: unknown {', '.join(unknown)}; choose among {', '.join(names)}"
+        )
+    return wanted or list(names)

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench._util import print_table
+from bench._util import print_table, selected_tools
 from procession import ChainPut, Put, TaktukPut
 from procession.testbed import LoopbackTestbed
 
@@ -102,9 +102,13 @@ class _Broadcast:
         return run
 
 
+TOOLS = ("put", "taktuk", "chainput-ssh", "chainput-nc")
+
+
 def main(runs: int, quick: bool) -> None:
     """Print broadcast times and their ratio to one scp."""
     mib = 64 if quick else 512
+    selected = selected_tools("BENCH_BROADCAST_TOOLS", TOOLS)  # before any work
     free = shutil.disk_usage(SHM).free // MIB
     if free < mib * 18:
         print(f"   (skipped: {free} MiB free in {SHM}, {mib * 18} MiB needed)")
@@ -125,7 +129,7 @@ def main(runs: int, quick: bool) -> None:
                 "chainput-ssh": (f"ChainPut ssh to {n} hosts", b.chain("ssh")),
                 "chainput-nc": (f"ChainPut nc to {n} hosts", b.chain("nc")),
             }
-            for label, fn in (tools[t] for t in _selected(tools)):
+            for label, fn in (tools[t] for t in selected):
                 secs = _median(fn, runs, b.reset)
                 rows.append((label, secs, f"{mib * n / secs:7.0f} MiB/s delivered"))
             print_table(
@@ -134,17 +138,6 @@ def main(runs: int, quick: bool) -> None:
                 rows,
             )
         print("   target: ChainPut to 16 hosts within 3x the floor", flush=True)
-
-
-def _selected(tools: dict[str, Any]) -> list[str]:
-    wanted = os.environ.get("BENCH_BROADCAST_TOOLS", "")
-    names = [t.strip() for t in wanted.split(",") if t.strip()] or list(tools)
-    unknown = [t for t in names if t not in tools]
-    if unknown:
-        raise SystemExit(
-            f"BENCH_BROADCAST_TOOLS: unknown {', '.join(unknown)}; choose among {', '.join(tools)}"
-        )
-    return names
 
 
 @contextlib.contextmanager

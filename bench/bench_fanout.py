@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any
 
-from bench._util import print_table
+from bench._util import print_table, selected_tools
 from procession import AsyncSshRemote, Process, Remote, TaktukRemote
 from procession._remote import stop_masters
 from procession._remote._asyncssh import stop_engine
@@ -64,15 +64,6 @@ def _ours_taktuk(hosts: list[str], cp: dict[str, Any]) -> None:
 
 
 TOOLS = ("remote", "asyncssh", "taktuk", "peers", "reuse")
-
-
-def _tools() -> set[str]:
-    wanted = {t.strip() for t in os.environ.get("BENCH_FANOUT_TOOLS", "").split(",") if t.strip()}
-    unknown = wanted - set(TOOLS)
-    if unknown:
-        raise SystemExit(f"BENCH_FANOUT_TOOLS: unknown {', '.join(sorted(unknown))}; "
-                         f"choose among {', '.join(TOOLS)}")  # fmt: skip
-    return wanted or set(TOOLS)
 
 
 def _clush(hosts: list[str], ssh_options: str) -> Any:
@@ -127,7 +118,7 @@ def _one_size(tb: LoopbackTestbed, hosts: list[str], runs: int) -> None:
     ssh = ["ssh", *cp["ssh_options"]]
     options = shlex.join(cp["ssh_options"])
     threads = threading.active_count()
-    tools = _tools()
+    tools = set(selected_tools("BENCH_FANOUT_TOOLS", TOOLS))
     rows = [("floor: bare ssh loop", _median(lambda: _bare_loop(hosts, ssh), runs), "")]
     if "remote" in tools:
         rows.append(

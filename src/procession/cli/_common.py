@@ -142,14 +142,22 @@ def _job_spec(spec: str, option: str) -> tuple[int, Host | None]:
 def frontend_params(args: argparse.Namespace) -> dict[str, Any]:
     """Connection params to a scheduler's frontend: the ssh config file and
     options of the command line (-F, -o), not the hosts' user, port and key."""
-    extra: list[str] = []
-    if args.ssh_config:
-        extra += ["-F", args.ssh_config]
-    for opt in args.ssh_option:
-        extra += ["-o", opt]
+    extra = _ssh_extra(args)
     if not extra:
         return {}
     return {"ssh_options": (*extra, *procession.default_connection_params["ssh_options"])}
+
+
+def _ssh_extra(args: argparse.Namespace) -> list[str]:
+    """The -F and -o options of the command line, as ssh arguments."""
+    extra: list[str] = []
+    if args.ssh_config:
+        if not os.path.isfile(args.ssh_config):
+            raise UsageError(f"ssh config file {args.ssh_config} does not exist")
+        extra += ["-F", args.ssh_config]
+    for opt in args.ssh_option:
+        extra += ["-o", opt]
+    return extra
 
 
 def _oar_job_hosts(spec: str, args: argparse.Namespace) -> list[Host]:
@@ -195,13 +203,7 @@ def load_testbed(args: argparse.Namespace) -> Any:
 def connection_params(args: argparse.Namespace, testbed: Any = None) -> dict[str, Any]:
     """Connection params from the options (over the testbed's, if any)."""
     params: dict[str, Any] = dict(testbed.connection_params()) if testbed is not None else {}
-    extra: list[str] = []
-    if args.ssh_config:
-        if not os.path.isfile(args.ssh_config):
-            raise UsageError(f"ssh config file {args.ssh_config} does not exist")
-        extra += ["-F", args.ssh_config]
-    for opt in args.ssh_option:
-        extra += ["-o", opt]
+    extra = _ssh_extra(args)
     if extra:
         base = params.get("ssh_options", procession.default_connection_params["ssh_options"])
         params["ssh_options"] = (*extra, *base)
@@ -213,3 +215,9 @@ def connection_params(args: argparse.Namespace, testbed: Any = None) -> dict[str
     if args.no_reuse:
         params["connection_reuse"] = False
     return params
+
+
+def targets(args: argparse.Namespace) -> tuple[list[Host], dict[str, Any]]:
+    """The hosts and connection params a remote subcommand acts on."""
+    testbed = load_testbed(args)
+    return select_hosts(args, testbed), connection_params(args, testbed)

@@ -30,9 +30,7 @@ from ._common import (
     UsageError,
     add_connection_options,
     add_host_options,
-    connection_params,
-    load_testbed,
-    select_hosts,
+    targets,
 )
 
 __all__ = ["add_parsers", "cmd_chainput", "cmd_run", "cmd_transfer"]
@@ -227,9 +225,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command: give it after '--', e.g. procession run -H h1 -- uptime")
-    testbed = load_testbed(args)
-    hosts = select_hosts(args, testbed)
-    params = connection_params(args, testbed)
+    hosts, params = targets(args)
     process_args: dict[str, Any] = {
         "nolog_exit_code": True,
         "nolog_error": True,
@@ -251,9 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     """The ``put`` and ``get`` subcommands."""
-    testbed = load_testbed(args)
-    hosts = select_hosts(args, testbed)
-    params = connection_params(args, testbed)
+    hosts, params = targets(args)
     process_args = {"nolog_exit_code": True, "nolog_error": True}
     tool = "rsync" if args.rsync else args.tool
     fanout = _fanout(args)  # an error with --tool taktuk
@@ -278,9 +272,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 def cmd_chainput(args: argparse.Namespace) -> int:
     """The ``chainput`` subcommand."""
-    testbed = load_testbed(args)
-    hosts = select_hosts(args, testbed)
-    params = connection_params(args, testbed)
+    hosts, params = targets(args)
     action = ChainPut(
         hosts,
         args.sources,

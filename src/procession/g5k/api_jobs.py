@@ -21,7 +21,7 @@ from procession import Host, get_seconds, get_unixts
 
 from .api_utils import APIConnection, APIException
 from .config import g5k_configuration
-from .utils import OarError, resolve_timeout
+from .utils import OarError, job_filter, resolve_timeout
 
 if TYPE_CHECKING:
     from .oar import OarSubmission
@@ -39,7 +39,6 @@ __all__ = [
 
 logger = logging.getLogger("procession.g5k.oar")
 
-FINAL_STATES = frozenset({"Terminated", "Error"})
 
 # The API gives OAR's states in lower case; Execo's callers compare with OAR's.
 _OAR_STATES = {
@@ -200,12 +199,6 @@ def api_get_oar_job_info(
     return job_info_from_api(job)
 
 
-def _between(value: float | None, low: float | None, high: float | None) -> bool:
-    if value is None:
-        return False
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
 def _user(api: APIConnection) -> str | None:
     """The API's "current user": the authenticated one, else the configured
     ``api_username``, else the local login (inside Grid'5000, the same);
@@ -241,8 +234,7 @@ def api_get_current_oar_jobs(
     of the user's current jobs."""
     api = _connection(timeout)
     user = _user(api)
-    low_s, high_s = (get_unixts(d) for d in start_between) if start_between else (None, None)
-    low_e, high_e = (get_unixts(d) for d in end_between) if end_between else (None, None)
+    keep = job_filter(start_between, end_between)
     jobs: list[tuple[int, Frontend]] = []
     failures: list[str] = []
     for frontend in list(frontends) if frontends is not None else [None]:
@@ -256,16 +248,8 @@ def api_get_current_oar_jobs(
             logger.warning("API job list of %s failed: %s", frontend, exc)
             continue
         for job in sorted(items, key=lambda j: int(j["uid"])):
-            info = job_info_from_api(job)
-            if info.get("state") in FINAL_STATES:
-                continue
-            start = info.get("start_date") or info.get("scheduled_start")
-            if start_between and not _between(start, low_s, high_s):
-                continue
-            end = start + info["walltime"] if start and "walltime" in info else None
-            if end_between and not _between(end, low_e, high_e):
-                continue
-            jobs.append((int(job["uid"]), frontend))
+            if keep(job_info_from_api(job)):
+                jobs.append((int(job["uid"]), frontend))
     if failures and abort_on_error:
         raise OarError("API job list failed: " + " | ".join(failures))
     return jobs

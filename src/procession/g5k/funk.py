@@ -37,7 +37,7 @@ from typing import Any
 from procession import format_date, format_duration, get_seconds, get_unixts, logger
 
 from .config import g5k_configuration
-from .oar import OarSubmission, get_oarsub_commandline, oardel, oarsub
+from .oar import OarSubmission, get_oarsub_commandline, submit_all_or_nothing
 from .planning import (
     compute_slots,
     distribute_hosts,
@@ -368,19 +368,15 @@ def run(args: argparse.Namespace, prog: str = "funk") -> int:
 
 
 def _submit(jobs: list[tuple[OarSubmission, str]], result: dict[str, Any]) -> int:
-    submitted = oarsub(jobs)
-    result["submitted"] = [{"site": site, "job_id": job_id} for job_id, site in submitted]
-    if submitted and all(job_id is not None for job_id, _ in submitted):
-        return 0
     # All or nothing, as one grid reservation: the sites that did take a
     # job would otherwise hold nodes nobody uses.
-    taken = [(job_id, site) for job_id, site in submitted if job_id is not None]
-    if taken:
-        oardel(taken)
+    submitted, taken = submit_all_or_nothing(jobs, what="funk")
+    result["submitted"] = [{"site": site, "job_id": job_id} for job_id, site in submitted]
+    if not taken:
         for entry in result["submitted"]:
             if entry["job_id"] is not None:
                 entry["deleted"] = True
-    return 1
+    return 0 if taken else 1
 
 
 def _report(args: argparse.Namespace, result: dict[str, Any], failure: str | None) -> None:

@@ -36,10 +36,12 @@ from .api_jobs import (
 )
 from .config import g5k_configuration
 from .utils import (
+    FINAL_STATES,
     Frontend,
     OarError,
     OarJobTimeout,
     frontend_process,
+    job_filter,
     process_message,
     resolve_timeout,
 )
@@ -64,9 +66,6 @@ logger = logging.getLogger("procession.g5k.oar")
 
 FrontendParams = Mapping[str, Any] | None
 Timeout = float | bool | None
-
-FINAL_STATES = frozenset({"Terminated", "Error"})
-"""OAR job states after which a job never runs again."""
 
 _JOB_ID_RE = re.compile(r"^OAR_JOB_ID\s*=\s*(\d+)\s*$", re.MULTILINE)
 
@@ -294,15 +293,34 @@ def oarsubgrid(
         "additional_options": additional_options,
     }
     specs = [(dataclasses.replace(spec, **common), frontend) for spec, frontend in job_specs]
-    jobs = oarsub(specs, frontend_connection_params, timeout)
+    jobs, taken = submit_all_or_nothing(specs, frontend_connection_params, timeout, "oarsubgrid")
+    return [(job_id, frontend) for job_id, frontend in jobs if job_id is not None] if taken else []
+
+
+def submit_all_or_nothing(
+    job_specs: Sequence[tuple[OarSubmission, Frontend]],
+    frontend_connection_params: FrontendParams = None,
+    timeout: Timeout = False,
+    what: str = "oarsub",
+) -> tuple[list[tuple[int | None, Frontend]], bool]:
+    """Submit jobs in parallel (:func:`oarsub`); if one is refused, delete
+    the others (grid jobs, ``oarsubgrid``, ``funk``).
+
+    Returns:
+        ``(jobs, taken)``: oarsub's ``(job_id, frontend)`` pairs (the ids
+        of the deleted jobs kept, refused ones None), and whether every job
+        was taken (False for no job at all); when not, the jobs taken were
+        deleted and the result's ids are only for reporting.
+    """
+    jobs = oarsub(job_specs, frontend_connection_params, timeout)
     submitted = [(job_id, frontend) for job_id, frontend in jobs if job_id is not None]
     if len(submitted) < len(jobs):
         logger.warning(
-            "oarsubgrid: %d of %d submissions failed", len(jobs) - len(submitted), len(jobs)
+            "%s: %d of %d submissions failed", what, len(jobs) - len(submitted), len(jobs)
         )
         oardel(submitted, frontend_connection_params, timeout)
-        return []
-    return submitted
+        return jobs, False
+    return jobs, bool(jobs)
 
 
 def oardel(
@@ -492,8 +510,7 @@ def get_current_oar_jobs(
         for f in frontend_list
     ]
     _run_all(processes)
-    low_s, high_s = (get_unixts(d) for d in start_between) if start_between else (None, None)
-    low_e, high_e = (get_unixts(d) for d in end_between) if end_between else (None, None)
+    keep = job_filter(start_between, end_between)
     jobs: list[tuple[int, Frontend]] = []
     failures = []
     for frontend, p in zip(frontend_list, processes, strict=True):
@@ -506,27 +523,13 @@ def get_current_oar_jobs(
             logger.warning("oarstat on %s failed: %s", frontend, process_message(p))
             continue
         for job_id, job in sorted(data.items(), key=lambda kv: int(kv[0])):
-            info = job_info_from_oarstat(job)
-            if info.get("state") in FINAL_STATES:
-                continue
-            start = info.get("start_date") or info.get("scheduled_start")
-            if start_between and not _between(start, low_s, high_s):
-                continue
-            end = start + info["walltime"] if start and "walltime" in info else None
-            if end_between and not _between(end, low_e, high_e):
-                continue
-            jobs.append((int(job_id), frontend))
+            if keep(job_info_from_oarstat(job)):
+                jobs.append((int(job_id), frontend))
     if failures and abort_on_error:
         raise OarError(
             "oarstat failed: " + " | ".join(process_message(p) for p in failures), failures
         )
     return jobs
-
-
-def _between(value: float | None, low: float | None, high: float | None) -> bool:
-    if value is None:
-        return False
-    return (low is None or value >= low) and (high is None or value <= high)
 
 
 # ---------------------------------------------------------------- waiting

@@ -32,7 +32,6 @@ from procession import Host, Timer
 
 from .config import g5k_configuration
 from .oar import (
-    FINAL_STATES,
     FrontendParams,
     OarSubmission,
     Timeout,
@@ -40,10 +39,10 @@ from .oar import (
     get_oar_job_info,
     get_oar_job_nodes,
     oardel,
-    oarsub,
+    submit_all_or_nothing,
     wait_oar_job_start,
 )
-from .utils import Frontend, resolve_timeout
+from .utils import FINAL_STATES, Frontend, resolve_timeout
 
 __all__ = [
     "get_current_oargrid_jobs",
@@ -199,14 +198,10 @@ def oargridsub(
         )
         for spec, frontend in job_specs
     ]
-    jobs = oarsub(specs, frontend_connection_params, timeout)
-    submitted = [(job_id, frontend) for job_id, frontend in jobs if job_id is not None]
-    if not submitted or len(submitted) < len(jobs):
-        logger.warning(
-            "oargridsub: %d of %d submissions failed", len(jobs) - len(submitted), len(jobs)
-        )
-        oardel(submitted, frontend_connection_params, timeout)
+    jobs, taken = submit_all_or_nothing(specs, frontend_connection_params, timeout, "oargridsub")
+    if not taken:
         return None, None
+    submitted = [(job_id, frontend) for job_id, frontend in jobs if job_id is not None]
     key = g5k_configuration.get("oar_job_key_file") or os.environ.get("OAR_JOB_KEY_FILE")
     grid_id = _register(submitted, key)
     logger.debug("oargridsub: grid job %d = %s", grid_id, submitted)

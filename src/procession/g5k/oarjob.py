@@ -19,14 +19,13 @@ from procession.reservation import ReservationBase, ReservationState
 
 from .config import g5k_configuration
 from .oar import (
-    FINAL_STATES,
     OarSubmission,
     get_oar_job_info,
     oardel,
     oarsub,
     wait_oar_job_start,
 )
-from .utils import Frontend, OarError, OarJobTimeout
+from .utils import FINAL_STATES, Frontend, OarError, OarJobTimeout
 
 __all__ = ["OarJob", "reservation_state"]
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
-from procession import Host, Process, ProcessBase, ProcessesFailed, SshProcess
+from procession import Host, Process, ProcessBase, ProcessesFailed, SshProcess, get_unixts
 
 from .config import default_frontend_connection_params, g5k_configuration
 
 __all__ = [
+    "FINAL_STATES",
     "Frontend",
     "OarError",
     "OarJobTimeout",
@@ -25,6 +26,7 @@ __all__ = [
     "get_default_frontend",
     "get_frontend_host",
     "get_kavlan_host_name",
+    "job_filter",
     "process_message",
     "resolve_timeout",
 ]
@@ -35,6 +37,36 @@ for the default frontend (``g5k_configuration['default_frontend']``, else the
 local machine). ``"localhost"`` is the local machine."""
 
 LOCAL_FRONTENDS = ("localhost",)
+
+FINAL_STATES = frozenset({"Terminated", "Error"})
+"""OAR job states after which a job never runs again."""
+
+
+def job_filter(
+    start_between: tuple[Any, Any] | None, end_between: tuple[Any, Any] | None
+) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a job (its info dict, see ``get_oar_job_info``) is current
+    and starts / ends within the given windows (dates as ``get_unixts``
+    takes them; a None bound is open): ``get_current_oar_jobs``' selection,
+    through ssh and through the API alike."""
+    low_s, high_s = (get_unixts(d) for d in start_between) if start_between else (None, None)
+    low_e, high_e = (get_unixts(d) for d in end_between) if end_between else (None, None)
+
+    def between(value: float | None, low: float | None, high: float | None) -> bool:
+        if value is None:
+            return False
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    def keep(info: Mapping[str, Any]) -> bool:
+        if info.get("state") in FINAL_STATES:
+            return False
+        start = info.get("start_date") or info.get("scheduled_start")
+        if start_between and not between(start, low_s, high_s):
+            return False
+        end = start + info["walltime"] if start and "walltime" in info else None
+        return not end_between or between(end, low_e, high_e)
+
+    return keep
 
 
 class OarError(ProcessesFailed):
