@@ -120,9 +120,40 @@ def _options(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _connection(host: Host, params: Mapping[str, Any]) -> Any:
-    import asyncssh  # noqa: PLC0415 - the optional extra, imported on first use
+def _asyncssh() -> Any:
+    """The asyncssh module (the optional extra, imported on first use)."""
+    try:
+        import asyncssh  # noqa: PLC0415
+    except ImportError as exc:
+        raise ImportError(
+            "the in-process ssh engine (AsyncSshProcess, remote tool ASYNCSSH) needs asyncssh:"
+            " pip install 'procession[asyncssh]'"
+        ) from exc
+    return asyncssh
 
+
+def connect_failure(exc: BaseException) -> str:
+    """The error reason of a process whose connection could not be made because of ``exc``.
+
+    It names the real exception type. A :class:`Warning` raised as an exception is not the
+    host's fault: the caller's warnings filters (``-W error``, pytest's ``error``) turned a
+    library's warning into an error, and the reason says so, with the filter that lets it be.
+    """
+    kind = type(exc)
+    name = f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+    if isinstance(exc, ImportError) and "procession[asyncssh]" in str(exc):
+        return str(exc)
+    if isinstance(exc, Warning):
+        return (
+            f"ssh could not connect: a warning was raised as an error by the warnings filters"
+            f" ({name}: {exc}); it is not a connection failure: let it be a warning, e.g."
+            f" warnings.filterwarnings('ignore', category={kind.__qualname__})"
+        )
+    return f"ssh could not connect: {name}: {exc}".rstrip(": ")
+
+
+async def _connection(host: Host, params: Mapping[str, Any]) -> Any:
+    asyncssh = _asyncssh()
     user, keyfile, port = effective_login(host, params)
     address = rewritten_address(host, params)
     opts = _options(params)
@@ -155,7 +186,8 @@ def _make_session(process: AsyncSshProcess) -> Any:
     """An asyncssh session whose callbacks hand events to the conductor."""
     global _session_class
     if _session_class is None:
-        import asyncssh  # noqa: PLC0415 - the optional extra
+        _asyncssh()  # the optional extra: a clear error without it
+        import asyncssh  # noqa: PLC0415
 
         class _Session(asyncssh.SSHClientSession[bytes]):
             """asyncssh session callbacks → conductor events (asyncssh thread)."""
@@ -257,8 +289,7 @@ class AsyncSshProcess(ProcessBase):
                 lambda: _make_session(self), command, encoding=None
             )
         except Exception as exc:
-            reason = f"ssh could not connect: {type(exc).__name__}: {exc}".rstrip(": ")
-            get_conductor().call_soon(self._fail, reason)
+            get_conductor().call_soon(self._fail, connect_failure(exc))
             return
         self._channel = chan
 
